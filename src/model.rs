@@ -1,0 +1,160 @@
+//! The three traits every layer and every chain of layers implements:
+//! [`Forward`], [`Backward`] and [`Params`], and [`Model`], which is all three.
+//!
+//! A model is a value of a type such as
+//! `(Dense<2, 16, Tanh>, Dense<16, 1, Sigmoid>)`. Its gradients have the same
+//! type (a `Dense` of gradients has a `weights` field holding `∂L/∂W`), and so
+//! does any per-parameter optimizer state (Adam's moment estimates), so an
+//! optimizer is one loop over aligned flat slices obtained from
+//! [`Params::visit`].
+
+use num_traits::Float;
+use rand::Rng;
+
+/// The forward pass: input in, output out.
+///
+/// `Input` and `Output` are fixed-size arrays `[T; N]`, so a sample of the
+/// wrong width is a compile error, not a run-time one.
+pub trait Forward {
+    /// What the layer takes: `[T; IN]`.
+    type Input: Copy;
+    /// What the layer returns: `[T; OUT]`.
+    type Output: Copy;
+
+    /// Computes the output for one sample.
+    fn forward(&self, input: &Self::Input) -> Self::Output;
+}
+
+/// The backward pass: the chain rule through the layer.
+///
+/// Backpropagation needs, for every layer, the values the forward pass saw
+/// (its input and pre-activations). [`forward_tape`](Backward::forward_tape)
+/// records them in a `Tape`, a plain struct of arrays on the stack;
+/// [`backward`](Backward::backward) reads the tape and turns `∂L/∂output` into
+/// `∂L/∂input`, adding `∂L/∂θ` for every parameter `θ` into `grads`.
+///
+/// Parameter gradients *accumulate* (`grads += ...`): a mini-batch gradient is
+/// the sum of the per-sample backward passes, and [`Params::fill_zero`] resets
+/// them between steps.
+pub trait Backward: Forward + Params {
+    /// What [`backward`](Backward::backward) needs from the forward pass.
+    type Tape;
+
+    /// Computes the output and records the tape for
+    /// [`backward`](Backward::backward).
+    fn forward_tape(&self, input: &Self::Input) -> (Self::Output, Self::Tape);
+
+    /// Given `∂L/∂output` for the sample recorded in `tape`, adds the
+    /// parameter gradients `∂L/∂θ` into `grads` and returns `∂L/∂input`.
+    fn backward(&self, tape: &Self::Tape, d_output: &Self::Output, grads: &mut Self)
+        -> Self::Input;
+}
+
+/// Access to a model's parameters as flat slices of scalars.
+///
+/// A `Dense` layer has two parameter tensors, its weights (visited row-major,
+/// as PyTorch stores them) and its bias; a chain visits its layers in order.
+pub trait Params: Sized {
+    /// The scalar type of every parameter (`f32` or `f64`).
+    type Scalar: Float;
+
+    /// The number of scalar parameters.
+    const PARAMS: usize;
+
+    /// A model whose parameters are all zero: the starting point for
+    /// accumulated gradients and optimizer state.
+    fn zeroed() -> Self;
+
+    /// A freshly initialised model: weights from each layer's default
+    /// [`Init`](crate::init::Init) (by activation), biases zero. Layers draw
+    /// from `rng` in order, so the same seed gives the same model.
+    fn random<R: Rng + ?Sized>(rng: &mut R) -> Self;
+
+    /// Walks the parameter tensors of several models of this type in
+    /// lockstep: for each tensor, `f` receives that tensor of every model in
+    /// `mutable` and of every model in `shared`, as flat slices of equal
+    /// length.
+    ///
+    /// This is how optimizers work: `Params::visit([net, m, v], [grads], f)`
+    /// hands `f` the weights, both Adam moments and the gradient of one
+    /// tensor at a time.
+    fn visit<const M: usize, const S: usize, F>(
+        mutable: [&mut Self; M],
+        shared: [&Self; S],
+        f: &mut F,
+    ) where
+        F: FnMut([&mut [Self::Scalar]; M], [&[Self::Scalar]; S]);
+
+    /// Calls `f` with each parameter tensor as a flat slice.
+    fn for_each_tensor(&self, mut f: impl FnMut(&[Self::Scalar])) {
+        Self::visit([], [self], &mut |[], [p]| f(p));
+    }
+
+    /// Calls `f` with each parameter tensor as a flat mutable slice.
+    fn for_each_tensor_mut(&mut self, mut f: impl FnMut(&mut [Self::Scalar])) {
+        Self::visit([self], [], &mut |[p], []| f(p));
+    }
+
+    /// Sets every parameter to zero (to reset accumulated gradients).
+    fn fill_zero(&mut self) {
+        self.for_each_tensor_mut(|p| p.fill(<Self::Scalar as num_traits::Zero>::zero()));
+    }
+
+    /// Multiplies every parameter by `factor` (to turn a gradient summed over
+    /// a batch into a mean).
+    fn scale(&mut self, factor: Self::Scalar) {
+        self.for_each_tensor_mut(|p| p.iter_mut().for_each(|x| *x = *x * factor));
+    }
+
+    /// The `k`-th scalar parameter in visiting order, or `None` if
+    /// `k >= PARAMS`.
+    fn param(&self, k: usize) -> Option<Self::Scalar> {
+        let mut offset = 0;
+        let mut found = None;
+        self.for_each_tensor(|p| {
+            if found.is_none() && k >= offset && k < offset + p.len() {
+                found = Some(p[k - offset]);
+            }
+            offset += p.len();
+        });
+        found
+    }
+
+    /// Sets the `k`-th scalar parameter in visiting order to `value`; returns
+    /// `false` (and changes nothing) if `k >= PARAMS`.
+    fn set_param(&mut self, k: usize, value: Self::Scalar) -> bool {
+        let mut offset = 0;
+        let mut done = false;
+        self.for_each_tensor_mut(|p| {
+            if !done && k >= offset && k < offset + p.len() {
+                p[k - offset] = value;
+                done = true;
+            }
+            offset += p.len();
+        });
+        done
+    }
+}
+
+/// A network: something with a forward pass, a backward pass and parameters.
+///
+/// Every `Dense` layer and every tuple of models is a `Model`; you never
+/// implement this trait yourself.
+///
+/// ```
+/// use backprop::prelude::*;
+///
+/// type Net = (Dense<2, 8, Tanh>, Dense<8, 1, Sigmoid>);
+/// let mut rng = Xoshiro128PlusPlus::seed_from_u64(7);
+/// let net: Net = Model::init(&mut rng);
+/// let y: [f32; 1] = net.forward(&[0.0, 1.0]);
+/// assert!(y[0] > 0.0 && y[0] < 1.0);
+/// ```
+pub trait Model: Backward {
+    /// A freshly initialised model (see [`Params::random`]).
+    fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self::random(rng)
+    }
+}
+
+impl<M: Backward> Model for M {}
