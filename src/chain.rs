@@ -85,7 +85,7 @@ use rand::Rng;
 /// replace the message below by a generic type-mismatch error.
 #[diagnostic::on_unimplemented(
     message = "layer widths do not match: a layer outputs `{Self}` but the next layer takes `{Next}`",
-    label = "this chain has neighbouring layers whose widths disagree",
+    label = "this chain has neighbouring layers whose widths (or scalar types) disagree",
     note = "in a chain (L0, L1, ...), each layer's input width must equal the output width of the layer before it (and all layers must use the same scalar type)"
 )]
 pub trait Feeds<Next> {

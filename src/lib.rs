@@ -81,6 +81,9 @@ pub mod optim;
 pub use dense::{Dense, DenseTape};
 pub use error::Error;
 pub use model::{Backward, Forward, Model, Params};
+/// The scalar trait every layer is generic over (`f32`, `f64`), re-exported
+/// from `num-traits` for writing your own activations and losses.
+pub use num_traits::Float;
 
 /// Everything needed to define, initialise and train a network, plus the
 /// portable random number generator the examples use.
@@ -94,7 +97,7 @@ pub mod prelude {
         softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy,
     };
     pub use crate::optim::Sgd;
-    pub use crate::{Backward, Dense, Error, Forward, Model, Params};
+    pub use crate::{Backward, Dense, Error, Float, Forward, Model, Params};
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;
 }

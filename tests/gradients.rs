@@ -1,0 +1,209 @@
+//! Every backward pass against finite differences, in `f64`.
+//!
+//! For every activation and every loss, a three-layer chain whose widths
+//! include 1, 3 and 17 is checked with [`check_gradients`]: every weight,
+//! bias and input gradient must agree with the fourth-order central
+//! difference to a relative error below 1e-6. For gradients smaller than
+//! 1e-6 the error is measured against 1e-6 instead (so an absolute error below
+//! 1e-12): their relative error is dominated by rounding noise in the loss,
+//! about 1e-16 · L / h ≈ 1e-13 absolute with the step h = 1e-3.
+
+use backprop::gradcheck::{check_gradients, GradCheck};
+use backprop::prelude::*;
+use backprop::DenseTape;
+
+const STEP: f64 = 1e-3;
+const FLOOR: f64 = 1e-6;
+const TOLERANCE: f64 = 1e-6;
+
+type Chain<A, B, C> = (Dense<3, 17, A, f64>, Dense<17, 1, B, f64>, Dense<1, 3, C, f64>);
+type Tape<A, B, C> = <Chain<A, B, C> as Backward>::Tape;
+
+/// The smallest `|z|` over all pre-activations of the chain's tape: how far
+/// the sample sits from the kinks of ReLU-like activations at `z = 0`.
+fn min_abs_pre_activation(tape: &(DenseTape<3, 17, f64>, DenseTape<17, 1, f64>, DenseTape<1, 3, f64>)) -> f64 {
+    let zs = tape.0.pre_activation.iter().chain(&tape.1.pre_activation).chain(&tape.2.pre_activation);
+    zs.fold(f64::INFINITY, |m, z| m.min(z.abs()))
+}
+
+/// A net and an input from the first seed whose pre-activations all keep a
+/// distance `margin` from zero, so that finite differences never straddle a
+/// kink, and whose bottleneck and output units are active. Deterministic: the same seed is
+/// found every run.
+fn sample<A: Activation, B: Activation, C: Activation>(margin: f64) -> (Chain<A, B, C>, [f64; 3]) {
+    for seed in 0..1000 {
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+        let net: Chain<A, B, C> = Model::init(&mut rng);
+        let mut other: Dense<1, 3, Identity, f64> = Dense::random_with(Init::GlorotUniform, &mut rng);
+        // Non-zero biases, so that bias gradients flow through the check too.
+        other.for_each_tensor_mut(|p| p.iter_mut().for_each(|x| *x *= 0.5));
+        let mut net = net;
+        net.1.bias[0] = other.weights[0][0];
+        net.2.bias = [other.weights[1][0], other.weights[2][0], -other.weights[0][0]];
+        let x = [0.9 * other.weights[0][0] + 0.3, -0.7, 0.45 + other.weights[2][0]];
+        let (_, tape): (_, Tape<A, B, C>) = net.forward_tape(&x);
+        // The width-1 bottleneck and the outputs must be on the live side of
+        // ReLU-like units, or nothing flows back and the check proves little.
+        let live = tape.1.pre_activation[0] > 0.1 && tape.2.pre_activation.iter().all(|&z| z > 0.1);
+        if min_abs_pre_activation(&tape) > margin && live {
+            return (net, x);
+        }
+    }
+    panic!("no seed in 0..1000 keeps every pre-activation {margin} away from 0");
+}
+
+fn assert_passes(what: &str, report: GradCheck) {
+    println!("{what}: max error {:.2e} over {} gradients ({report:?})", report.max_error, report.checked);
+    assert!(
+        report.max_error < TOLERANCE,
+        "{what}: gradient check failed at {:?}: backward gives {}, finite differences give {} (error {:.3e})",
+        report.worst,
+        report.analytic,
+        report.numeric,
+        report.max_error
+    );
+    assert_eq!(report.checked, 17 * 3 + 17 + 17 + 1 + 3 + 3 + 3, "{what}: every parameter and input is checked");
+}
+
+/// The gradients must not all be (nearly) zero, or the check proves nothing.
+fn assert_gradients_flow<A: Activation, B: Activation, C: Activation, L: Loss<f64, 3>>(
+    what: &str,
+    net: &Chain<A, B, C>,
+    x: &[f64; 3],
+    target: &L::Target,
+    loss: &L,
+) {
+    let mut grads = Chain::<A, B, C>::zeroed();
+    let (y, tape) = net.forward_tape(x);
+    let d_input = net.backward(&tape, &loss.gradient(&y, target), &mut grads);
+    let mut largest = [0.0_f64; 3];
+    for (k, g) in [grads.0.weights.as_flattened(), grads.1.weights.as_flattened(), grads.2.weights.as_flattened()]
+        .iter()
+        .enumerate()
+    {
+        largest[k] = g.iter().fold(0.0, |m, g| m.max(g.abs()));
+    }
+    assert!(largest.iter().all(|&g| g > 1e-4), "{what}: some layer has vanishing gradients {largest:?}");
+    assert!(d_input.iter().any(|g| g.abs() > 1e-4), "{what}: vanishing input gradient {d_input:?}");
+}
+
+fn check_activation<A: Activation>() {
+    let (net, x) = sample::<A, A, A>(0.05);
+    let target = [0.3, -0.2, 0.8];
+    assert_gradients_flow(A::NAME, &net, &x, &target, &Mse);
+    assert_passes(A::NAME, check_gradients(&net, &x, &target, &Mse, STEP, FLOOR));
+}
+
+#[test]
+fn identity() {
+    check_activation::<Identity>();
+}
+#[test]
+fn relu() {
+    check_activation::<ReLU>();
+}
+#[test]
+fn leaky_relu() {
+    check_activation::<LeakyReLU>();
+}
+#[test]
+fn sigmoid() {
+    check_activation::<Sigmoid>();
+}
+#[test]
+fn tanh() {
+    check_activation::<Tanh>();
+}
+#[test]
+fn softplus() {
+    check_activation::<Softplus>();
+}
+#[test]
+fn gelu_tanh() {
+    check_activation::<Gelu>();
+}
+#[test]
+fn gelu_erf() {
+    check_activation::<GeluErf>();
+}
+#[test]
+fn silu() {
+    check_activation::<SiLU>();
+}
+#[test]
+fn elu() {
+    check_activation::<Elu>();
+}
+
+/// A loss on the output of a tanh-tanh-`C` chain.
+fn check_loss<C: Activation, L: Loss<f64, 3>>(what: &str, loss: L, target: L::Target) {
+    let (net, x) = sample::<Tanh, Tanh, C>(0.0);
+    assert_gradients_flow(what, &net, &x, &target, &loss);
+    assert_passes(what, check_gradients(&net, &x, &target, &loss, STEP, FLOOR));
+}
+
+#[test]
+fn mse() {
+    check_loss::<Identity, _>("Mse", Mse, [0.3, -0.2, 0.8]);
+}
+#[test]
+fn mae() {
+    // Targets far from the outputs: |y - t| has its kink at y = t.
+    check_loss::<Identity, _>("Mae", Mae, [5.0, -5.0, 5.0]);
+}
+#[test]
+fn huber_quadratic_and_linear_parts() {
+    // |y - t| < 1 on the first output, > 1 on the others.
+    let (net, x) = sample::<Tanh, Tanh, Identity>(0.0);
+    let y = net.forward(&x);
+    let target = [y[0] + 0.4, y[1] - 3.0, y[2] + 2.5];
+    check_loss::<Identity, _>("Huber", Huber::default(), target);
+    check_loss::<Identity, _>("Huber(0.25)", Huber::new(0.25).unwrap(), target);
+}
+#[test]
+fn binary_cross_entropy() {
+    check_loss::<Sigmoid, _>("BinaryCrossEntropy", BinaryCrossEntropy, [1.0, 0.0, 0.3]);
+}
+#[test]
+fn bce_with_logits() {
+    check_loss::<Identity, _>("BceWithLogits", BceWithLogits, [1.0, 0.0, 0.3]);
+}
+#[test]
+fn softmax_cross_entropy() {
+    for class in 0..3 {
+        check_loss::<Identity, _>("SoftmaxCrossEntropy", SoftmaxCrossEntropy, class);
+    }
+}
+
+/// A deeper, nested chain with mixed activations: 5 layers, two levels.
+#[test]
+fn nested_five_layer_chain() {
+    type Net = ((Dense<4, 17, SiLU, f64>, Dense<17, 3, Tanh, f64>), (Dense<3, 1, Softplus, f64>,), Dense<1, 5, Elu, f64>, Dense<5, 2, Identity, f64>);
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
+    let net: Net = Model::init(&mut rng);
+    let x = [0.2, -1.0, 0.5, 0.1];
+    let report = check_gradients(&net, &x, &1, &SoftmaxCrossEntropy, STEP, FLOOR);
+    println!("nested: max error {:.2e} over {} gradients", report.max_error, report.checked);
+    assert!(report.max_error < TOLERANCE, "{report:?}");
+    assert_eq!(report.checked, Net::PARAMS + 4);
+}
+
+/// The check itself must catch a wrong derivative.
+#[test]
+fn a_wrong_derivative_is_caught() {
+    #[derive(Clone, Copy, Debug, Default)]
+    struct WrongTanh;
+    impl Activation for WrongTanh {
+        const NAME: &'static str = "WrongTanh";
+        const INIT: Init = Init::GlorotUniform;
+        fn f<T: Float>(z: T) -> T {
+            z.tanh()
+        }
+        fn df<T: Float>(_z: T, a: T) -> T {
+            T::one() - a // should be 1 - a²
+        }
+    }
+    let (net, x) = sample::<Tanh, WrongTanh, Tanh>(0.0);
+    let report = check_gradients(&net, &x, &[0.3, -0.2, 0.8], &Mse, STEP, FLOOR);
+    assert!(report.max_error > 1e-2, "{report:?}");
+}
