@@ -22,26 +22,23 @@ fn main() {
     let mut sgd = Sgd::new(0.5);
     println!("XOR with a {}-parameter 2-16-16-1 network, full-batch gradient descent, lr 0.5\n", Net::PARAMS);
 
-    let mut epoch = 0;
-    loop {
+    const EPOCHS: usize = 1000;
+    for epoch in 1..=EPOCHS {
         // One full-batch step: the mean of the four per-sample gradients.
         grads.fill_zero();
         let mut loss = 0.0;
         for (x, t) in INPUTS.iter().zip(&TARGETS) {
-            let (y, tape) = net.forward_tape(x);
-            loss += Mse.loss(&y, t) / 4.0;
-            net.backward(&tape, &Mse.gradient(&y, t), &mut grads);
+            let (y, tape) = net.forward_tape(x); //    forward, recording what backward needs
+            loss += Mse.loss(&y, t) / 4.0; //          how wrong the net is on this sample
+            let dy = Mse.gradient(&y, t); //           ∂L/∂y: where the error signal starts
+            net.backward(&tape, &dy, &mut grads); //   the chain rule, layer by layer
         }
         grads.scale(0.25);
-        sgd.step(&mut net, &grads);
+        sgd.step(&mut net, &grads); //                 θ ← θ - η ∂L/∂θ
 
-        if epoch % 200 == 0 || loss < 0.01 {
-            println!("epoch {epoch:>5}   mean squared error {loss:.5}");
+        if epoch == 1 || epoch % 100 == 0 {
+            println!("epoch {epoch:>4}   mean squared error {loss:.6}");
         }
-        if loss < 0.01 || epoch == 20_000 {
-            break;
-        }
-        epoch += 1;
     }
 
     println!("\n  x1   x2   target   prediction");
@@ -51,7 +48,7 @@ fn main() {
         mse += Mse.loss(&y, t) / 4.0;
         println!("  {:.0}    {:.0}    {:.0}        {:.4}", x[0], x[1], t[0], y[0]);
     }
-    println!("\nfinal mean squared error {mse:.5} after {} epochs", epoch + 1);
+    println!("\nmean squared error {mse:.6} after {EPOCHS} epochs");
     if mse >= 0.01 {
         println!("did not converge");
         std::process::exit(1);

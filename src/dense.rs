@@ -158,10 +158,7 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Params for Dens
     where
         F: FnMut([&mut [T]; M], [&[T]; S]),
     {
-        f(
-            mutable.each_mut().map(|l| l.weights.as_flattened_mut()),
-            shared.map(|l| l.weights.as_flattened()),
-        );
+        f(mutable.each_mut().map(|l| l.weights.as_flattened_mut()), shared.map(|l| l.weights.as_flattened()));
         f(mutable.each_mut().map(|l| &mut l.bias[..]), shared.map(|l| &l.bias[..]));
     }
 }

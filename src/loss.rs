@@ -149,7 +149,11 @@ impl Huber {
         if delta > 0.0 && delta.is_finite() {
             Ok(Self { delta })
         } else {
-            Err(Error::InvalidHyperparameter { name: "Huber delta", value: delta, expected: "positive and finite" })
+            Err(Error::InvalidHyperparameter {
+                name: "Huber delta",
+                value: delta,
+                expected: "positive and finite",
+            })
         }
     }
 
@@ -224,9 +228,7 @@ impl<T: Float, const N: usize> Loss<T, N> for BinaryCrossEntropy {
 
     fn gradient(&self, y: &[T; N], t: &[T; N]) -> [T; N] {
         let eps: T = cast(1e-12);
-        core::array::from_fn(|k| {
-            (y[k] - t[k]) / (y[k] * (T::one() - y[k])).max(eps) * inv_len::<T, N>()
-        })
+        core::array::from_fn(|k| (y[k] - t[k]) / (y[k] * (T::one() - y[k])).max(eps) * inv_len::<T, N>())
     }
 
     fn check_target(&self, t: &[T; N]) -> Result<(), Error> {

@@ -56,13 +56,7 @@ pub fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
 /// The largest element (`-∞` for an empty array; NaN if any element is NaN).
 #[inline]
 pub fn max<T: Float, const N: usize>(z: &[T; N]) -> T {
-    z.iter().fold(T::neg_infinity(), |m, &zk| {
-        if zk > m || zk.is_nan() {
-            zk
-        } else {
-            m
-        }
-    })
+    z.iter().fold(T::neg_infinity(), |m, &zk| if zk > m || zk.is_nan() { zk } else { m })
 }
 
 /// The standard normal distribution function `Φ(z) = ½ (1 + erf(z / √2))`.
@@ -169,11 +163,7 @@ pub fn portable_ln(x: f64) -> f64 {
         return x;
     }
     // Bring subnormals into the normal range first.
-    let (x, k_extra) = if x < f64::MIN_POSITIVE {
-        (x * 2f64.powi(54), -54)
-    } else {
-        (x, 0)
-    };
+    let (x, k_extra) = if x < f64::MIN_POSITIVE { (x * 2f64.powi(54), -54) } else { (x, 0) };
     let bits = x.to_bits();
     let mut k = ((bits >> 52) & 0x7ff) as i32 - 1023 + k_extra;
     let mut m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
@@ -213,7 +203,10 @@ mod tests {
         ];
         for (x, want) in cases {
             let got = erf(x);
-            assert!((got - want).abs() <= 4.0 * f64::EPSILON * want.abs().max(1e-300), "erf({x}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() <= 4.0 * f64::EPSILON * want.abs().max(1e-300),
+                "erf({x}) = {got}, want {want}"
+            );
         }
         // The far tail, through Φ: Φ(-z) = ½ erfc(z/√2).
         let tail = normal_cdf(-10.0_f64);
@@ -226,7 +219,10 @@ mod tests {
         let mut x = 1e-310;
         while x < 1e300 {
             let (got, want) = (portable_ln(x), x.ln());
-            assert!((got - want).abs() <= 4.0 * f64::EPSILON * want.abs().max(1.0), "ln({x}) = {got}, std says {want}");
+            assert!(
+                (got - want).abs() <= 4.0 * f64::EPSILON * want.abs().max(1.0),
+                "ln({x}) = {got}, std says {want}"
+            );
             x *= 1.37;
         }
     }

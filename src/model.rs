@@ -46,8 +46,7 @@ pub trait Backward: Forward + Params {
 
     /// Given `∂L/∂output` for the sample recorded in `tape`, adds the
     /// parameter gradients `∂L/∂θ` into `grads` and returns `∂L/∂input`.
-    fn backward(&self, tape: &Self::Tape, d_output: &Self::Output, grads: &mut Self)
-        -> Self::Input;
+    fn backward(&self, tape: &Self::Tape, d_output: &Self::Output, grads: &mut Self) -> Self::Input;
 }
 
 /// Access to a model's parameters as flat slices of scalars.
@@ -78,11 +77,8 @@ pub trait Params: Sized {
     /// This is how optimizers work: `Params::visit([net, m, v], [grads], f)`
     /// hands `f` the weights, both Adam moments and the gradient of one
     /// tensor at a time.
-    fn visit<const M: usize, const S: usize, F>(
-        mutable: [&mut Self; M],
-        shared: [&Self; S],
-        f: &mut F,
-    ) where
+    fn visit<const M: usize, const S: usize, F>(mutable: [&mut Self; M], shared: [&Self; S], f: &mut F)
+    where
         F: FnMut([&mut [Self::Scalar]; M], [&[Self::Scalar]; S]);
 
     /// Calls `f` with each parameter tensor as a flat slice.

@@ -43,7 +43,9 @@ fn check_all<T: Float + std::fmt::Debug>(m: T) {
     }
 
     // BCE with logits: each (logit, target) pair and its limits.
-    for (x, t, loss, grad) in [(m, one, zero, zero), (m, zero, m, one), (-m, one, m, -one), (-m, zero, zero, zero)] {
+    for (x, t, loss, grad) in
+        [(m, one, zero, zero), (m, zero, m, one), (-m, one, m, -one), (-m, zero, zero, zero)]
+    {
         assert_limit("BceWithLogits", BceWithLogits.loss(&[x], &[t]), loss, tiny);
         assert_limit("BceWithLogits'", BceWithLogits.gradient(&[x], &[t])[0], grad, tiny);
     }

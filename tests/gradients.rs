@@ -21,7 +21,9 @@ type Tape<A, B, C> = <Chain<A, B, C> as Backward>::Tape;
 
 /// The smallest `|z|` over all pre-activations of the chain's tape: how far
 /// the sample sits from the kinks of ReLU-like activations at `z = 0`.
-fn min_abs_pre_activation(tape: &(DenseTape<3, 17, f64>, DenseTape<17, 1, f64>, DenseTape<1, 3, f64>)) -> f64 {
+fn min_abs_pre_activation(
+    tape: &(DenseTape<3, 17, f64>, DenseTape<17, 1, f64>, DenseTape<1, 3, f64>),
+) -> f64 {
     let zs = tape.0.pre_activation.iter().chain(&tape.1.pre_activation).chain(&tape.2.pre_activation);
     zs.fold(f64::INFINITY, |m, z| m.min(z.abs()))
 }
@@ -62,7 +64,11 @@ fn assert_passes(what: &str, report: GradCheck) {
         report.numeric,
         report.max_error
     );
-    assert_eq!(report.checked, 17 * 3 + 17 + 17 + 1 + 3 + 3 + 3, "{what}: every parameter and input is checked");
+    assert_eq!(
+        report.checked,
+        17 * 3 + 17 + 17 + 1 + 3 + 3 + 3,
+        "{what}: every parameter and input is checked"
+    );
 }
 
 /// The gradients must not all be (nearly) zero, or the check proves nothing.
@@ -77,9 +83,10 @@ fn assert_gradients_flow<A: Activation, B: Activation, C: Activation, L: Loss<f6
     let (y, tape) = net.forward_tape(x);
     let d_input = net.backward(&tape, &loss.gradient(&y, target), &mut grads);
     let mut largest = [0.0_f64; 3];
-    for (k, g) in [grads.0.weights.as_flattened(), grads.1.weights.as_flattened(), grads.2.weights.as_flattened()]
-        .iter()
-        .enumerate()
+    for (k, g) in
+        [grads.0.weights.as_flattened(), grads.1.weights.as_flattened(), grads.2.weights.as_flattened()]
+            .iter()
+            .enumerate()
     {
         largest[k] = g.iter().fold(0.0, |m, g| m.max(g.abs()));
     }
@@ -178,7 +185,12 @@ fn softmax_cross_entropy() {
 /// A deeper, nested chain with mixed activations: 5 layers, two levels.
 #[test]
 fn nested_five_layer_chain() {
-    type Net = ((Dense<4, 17, SiLU, f64>, Dense<17, 3, Tanh, f64>), (Dense<3, 1, Softplus, f64>,), Dense<1, 5, Elu, f64>, Dense<5, 2, Identity, f64>);
+    type Net = (
+        (Dense<4, 17, SiLU, f64>, Dense<17, 3, Tanh, f64>),
+        (Dense<3, 1, Softplus, f64>,),
+        Dense<1, 5, Elu, f64>,
+        Dense<5, 2, Identity, f64>,
+    );
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
     let net: Net = Model::init(&mut rng);
     let x = [0.2, -1.0, 0.5, 0.1];

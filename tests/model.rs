@@ -79,8 +79,12 @@ fn backward_accumulates_into_grads() {
 
 #[test]
 fn nested_chains_equal_flat_chains() {
-    type Flat = (Dense<2, 6, Tanh, f64>, Dense<6, 5, ReLU, f64>, Dense<5, 4, SiLU, f64>, Dense<4, 3, Identity, f64>);
-    type Nested = ((Dense<2, 6, Tanh, f64>, Dense<6, 5, ReLU, f64>), ((Dense<5, 4, SiLU, f64>,), Dense<4, 3, Identity, f64>));
+    type Flat =
+        (Dense<2, 6, Tanh, f64>, Dense<6, 5, ReLU, f64>, Dense<5, 4, SiLU, f64>, Dense<4, 3, Identity, f64>);
+    type Nested = (
+        (Dense<2, 6, Tanh, f64>, Dense<6, 5, ReLU, f64>),
+        ((Dense<5, 4, SiLU, f64>,), Dense<4, 3, Identity, f64>),
+    );
     assert_eq!(Flat::PARAMS, Nested::PARAMS);
     assert_eq!(Flat::PARAMS, 2 * 6 + 6 + 6 * 5 + 5 + 5 * 4 + 4 + 4 * 3 + 3);
 

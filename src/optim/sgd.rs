@@ -46,7 +46,11 @@ impl Sgd {
         if self.lr > 0.0 && self.lr.is_finite() {
             Ok(())
         } else {
-            Err(Error::InvalidHyperparameter { name: "learning rate", value: self.lr, expected: "positive and finite" })
+            Err(Error::InvalidHyperparameter {
+                name: "learning rate",
+                value: self.lr,
+                expected: "positive and finite",
+            })
         }
     }
 
