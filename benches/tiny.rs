@@ -96,7 +96,10 @@ impl HandNet {
             for i in 0..2 {
                 z += self.w1[o][i] * x[i];
             }
-            h1[o] = z.tanh();
+            h1[o] = z;
+        }
+        for h in h1.iter_mut() {
+            *h = h.tanh();
         }
         let mut h2 = [0.0; 16];
         for o in 0..16 {
@@ -104,7 +107,10 @@ impl HandNet {
             for i in 0..16 {
                 z += self.w2[o][i] * h1[i];
             }
-            h2[o] = z.tanh();
+            h2[o] = z;
+        }
+        for h in h2.iter_mut() {
+            *h = h.tanh();
         }
         let mut z = self.b3[0];
         for i in 0..16 {

@@ -126,6 +126,8 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Backward for De
     fn backward(&self, tape: &Self::Tape, d_output: &[T; OUT], grads: &mut Self) -> [T; IN] {
         let x = &tape.input;
         let mut d_input = [T::zero(); IN];
+        // Indexed by `o` so that the code reads like the formulas above.
+        #[allow(clippy::needless_range_loop)]
         for o in 0..OUT {
             // δ_o = ∂L/∂a_o · f'(z_o)
             let delta = d_output[o] * A::df(tape.pre_activation[o], tape.output[o]);

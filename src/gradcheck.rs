@@ -90,7 +90,7 @@ where
     let mut record = |location: Location, analytic: T, numeric: T| {
         let (a, n) = (analytic.to_f64().unwrap_or(f64::NAN), numeric.to_f64().unwrap_or(f64::NAN));
         let error = (a - n).abs() / a.abs().max(n.abs()).max(floor);
-        if !(error <= report.max_error) {
+        if error.is_nan() || error > report.max_error {
             report = GradCheck { max_error: error, worst: Some(location), analytic: a, numeric: n, ..report };
         }
         report.checked += 1;

@@ -95,7 +95,7 @@ mod tests {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
         let n = 200_000;
         for (init, fan_in, fan_out, var) in [
-            (Init::GlorotUniform, 30, 10, 6.0 / 40.0 / 3.0),
+            (Init::GlorotUniform, 30, 10, 6.0_f64 / 40.0 / 3.0),
             (Init::GlorotNormal, 30, 10, 2.0 / 40.0),
             (Init::HeUniform, 30, 10, 6.0 / 30.0 / 3.0),
             (Init::HeNormal, 30, 10, 2.0 / 30.0),

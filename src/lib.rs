@@ -85,6 +85,11 @@ pub use model::{Backward, Forward, Model, Params};
 /// from `num-traits` for writing your own activations and losses.
 pub use num_traits::Float;
 
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Everything needed to define, initialise and train a network, plus the
 /// portable random number generator the examples use.
 pub mod prelude {
