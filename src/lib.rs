@@ -101,7 +101,7 @@ pub mod prelude {
     pub use crate::loss::{
         softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy,
     };
-    pub use crate::optim::Sgd;
+    pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
     pub use crate::{Backward, Dense, Error, Float, Forward, Model, Params};
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;
