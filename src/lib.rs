@@ -77,6 +77,7 @@ pub mod loss;
 pub mod math;
 mod model;
 pub mod optim;
+pub mod train;
 
 pub use dense::{Dense, DenseTape};
 pub use error::Error;
@@ -102,6 +103,9 @@ pub mod prelude {
         softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy,
     };
     pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::train::{Clip, EarlyStopping, Schedule, StopReason, Train};
+    #[cfg(feature = "alloc")]
+    pub use crate::train::{FitOptions, History};
     pub use crate::{Backward, Dense, Error, Float, Forward, Model, Params};
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;

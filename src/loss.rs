@@ -40,12 +40,19 @@ pub trait Loss<T: Float, const N: usize> {
     /// [`loss`](Loss::loss) and [`gradient`](Loss::gradient) never panic on a
     /// bad target, but their result is then meaningless (NaN, typically).
     fn check_target(&self, target: &Self::Target) -> Result<(), Error>;
+
+    /// For classification losses, whether `output` predicts `target`'s class
+    /// (the basis of accuracy); `None` for regression losses.
+    fn is_correct(&self, output: &[T; N], target: &Self::Target) -> Option<bool> {
+        let _ = (output, target);
+        None
+    }
 }
 
 /// Checks that every element of `t` is finite.
 fn check_finite<T: Float, const N: usize>(t: &[T; N]) -> Result<(), Error> {
     match t.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(Error::NonFiniteTarget { index }),
+        Some(index) => Err(Error::NonFiniteTarget { sample: 0, index }),
         None => Ok(()),
     }
 }
@@ -234,12 +241,18 @@ impl<T: Float, const N: usize> Loss<T, N> for BinaryCrossEntropy {
     fn check_target(&self, t: &[T; N]) -> Result<(), Error> {
         check_probabilities(t)
     }
+
+    /// Every output on the same side of ½ as its target.
+    fn is_correct(&self, y: &[T; N], t: &[T; N]) -> Option<bool> {
+        let half: T = cast(0.5);
+        Some(y.iter().zip(t).all(|(&y, &t)| (y > half) == (t > half)))
+    }
 }
 
 /// Checks that every element of `t` is in `[0, 1]`.
 fn check_probabilities<T: Float, const N: usize>(t: &[T; N]) -> Result<(), Error> {
     match t.iter().position(|&x| !(x >= T::zero() && x <= T::one())) {
-        Some(index) => Err(Error::TargetNotProbability { index }),
+        Some(index) => Err(Error::TargetNotProbability { sample: 0, index }),
         None => Ok(()),
     }
 }
@@ -278,6 +291,12 @@ impl<T: Float, const N: usize> Loss<T, N> for BceWithLogits {
 
     fn check_target(&self, t: &[T; N]) -> Result<(), Error> {
         check_probabilities(t)
+    }
+
+    /// Every logit on the same side of 0 as its target is of ½.
+    fn is_correct(&self, x: &[T; N], t: &[T; N]) -> Option<bool> {
+        let half: T = cast(0.5);
+        Some(x.iter().zip(t).all(|(&x, &t)| (x > T::zero()) == (t > half)))
     }
 }
 
@@ -327,9 +346,26 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
         if class < N {
             Ok(())
         } else {
-            Err(Error::ClassOutOfRange { class, classes: N })
+            Err(Error::ClassOutOfRange { sample: 0, class, classes: N })
         }
     }
+
+    /// The largest logit is the target class.
+    fn is_correct(&self, z: &[T; N], &class: &usize) -> Option<bool> {
+        Some(argmax(z) == class)
+    }
+}
+
+/// The index of the largest element (the first one if several tie; NaN is
+/// never the largest). For logits or probabilities: the predicted class.
+pub fn argmax<T: Float, const N: usize>(z: &[T; N]) -> usize {
+    let mut best = 0;
+    for (k, &zk) in z.iter().enumerate() {
+        if zk > z[best] || z[best].is_nan() {
+            best = k;
+        }
+    }
+    best
 }
 
 /// The softmax `p_k = e^{z_k} / Σ_j e^{z_j}`: turns logits into class

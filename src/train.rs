@@ -1,0 +1,753 @@
+//! Training and evaluation over data sets: mini-batch steps, `fit`,
+//! `predict`, `classify`, `accuracy`, `evaluate`.
+//!
+//! # Batch, mini-batch and stochastic gradient descent
+//!
+//! The loss of a data set is the mean of its per-sample losses, so its
+//! gradient is the mean of the per-sample gradients. One optimizer step on a
+//! batch of `B` samples runs `B` forward and backward passes, which
+//! *accumulate* their parameter gradients, divides the sum by `B`, and steps:
+//!
+//! ```text
+//! g = (1/B) Σ_b ∂L(f(x_b), t_b)/∂θ,     θ ← step(θ, g)
+//! ```
+//!
+//! * `B = 1` is **stochastic** gradient descent: one noisy step per sample,
+//!   many steps per epoch.
+//! * `B = n` (the whole data set) is **full-batch** gradient descent: one
+//!   exact step per epoch.
+//! * Anything between is **mini-batch** gradient descent, the usual
+//!   compromise: less noise than `B = 1`, far more steps per epoch than
+//!   `B = n`.
+//!
+//! [`Train::train_step`] is one such step on the slices it is given; it needs
+//! no allocator and is what a `no_std` training loop calls.
+//! [`Train::train_epoch`] runs the steps of one epoch in order, also without
+//! an allocator. With `alloc`, [`Train::fit`] adds shuffling, schedules,
+//! validation, early stopping and a history.
+
+use crate::error::Error;
+use crate::loss::{argmax, Loss};
+use crate::math::cast;
+use crate::model::{Model, Params};
+use crate::optim::Optimizer;
+use num_traits::Float;
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "alloc")]
+use alloc::{boxed::Box, vec::Vec};
+#[cfg(feature = "alloc")]
+use core::ops::ControlFlow;
+#[cfg(feature = "alloc")]
+use rand::Rng;
+
+/// Gradient clipping, applied to the batch gradient before the optimizer
+/// step.
+///
+/// # Math
+///
+/// * `Norm(c)`: with `‖g‖` the Euclidean norm of *all* gradients together,
+///   `g ← g · min(1, c / (‖g‖ + 10⁻⁶))`, as `torch.nn.utils.clip_grad_norm_`.
+/// * `Value(c)`: every gradient clamped to `[-c, c]`, as
+///   `torch.nn.utils.clip_grad_value_`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Clip {
+    /// No clipping.
+    #[default]
+    None,
+    /// Rescale the whole gradient so that its global norm is at most this.
+    Norm(f64),
+    /// Clamp every gradient to `[-c, c]`.
+    Value(f64),
+}
+
+impl Clip {
+    /// Checks the threshold: positive and finite.
+    pub fn check(&self) -> Result<(), Error> {
+        match *self {
+            Clip::None => Ok(()),
+            Clip::Norm(c) | Clip::Value(c) => crate::optim::require(
+                "clipping threshold",
+                c,
+                c > 0.0 && c.is_finite(),
+                "positive and finite",
+            ),
+        }
+    }
+
+    /// Clips `grads` in place.
+    pub fn apply<M: Params>(&self, grads: &mut M) {
+        match *self {
+            Clip::None => {}
+            Clip::Norm(max_norm) => {
+                let mut sum_of_squares = <M::Scalar as num_traits::Zero>::zero();
+                grads.for_each_tensor(|g| {
+                    sum_of_squares = g.iter().fold(sum_of_squares, |s, &g| s + g * g);
+                });
+                let coefficient = cast::<M::Scalar>(max_norm) / (sum_of_squares.sqrt() + cast(1e-6));
+                grads.scale(coefficient.min(<M::Scalar as num_traits::One>::one()));
+            }
+            Clip::Value(c) => {
+                let c: M::Scalar = cast(c);
+                grads.for_each_tensor_mut(|g| g.iter_mut().for_each(|g| *g = g.max(-c).min(c)));
+            }
+        }
+    }
+}
+
+/// Checks that `inputs` and `targets` pair up and are not empty.
+fn check_lengths<I, U>(
+    inputs: &[I],
+    targets: &[U],
+    what: &'static str,
+    other: &'static str,
+) -> Result<(), Error> {
+    if inputs.len() != targets.len() {
+        return Err(Error::LengthMismatch { what, len: inputs.len(), other, other_len: targets.len() });
+    }
+    if inputs.is_empty() {
+        return Err(Error::EmptyData { what: "data set" });
+    }
+    Ok(())
+}
+
+/// Checks that every element of every input is finite.
+fn check_inputs<T: Float, const IN: usize>(inputs: &[[T; IN]]) -> Result<(), Error> {
+    for (sample, x) in inputs.iter().enumerate() {
+        if let Some(index) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput { sample, index });
+        }
+    }
+    Ok(())
+}
+
+/// Checks every target against the loss.
+fn check_targets<T: Float, const N: usize, L: Loss<T, N>>(
+    loss: &L,
+    targets: &[L::Target],
+) -> Result<(), Error> {
+    for (sample, t) in targets.iter().enumerate() {
+        loss.check_target(t).map_err(|e| e.at_sample(sample))?;
+    }
+    Ok(())
+}
+
+/// Checks a whole data set: inputs and targets pair up, the set is not
+/// empty, every input is finite and every target valid for `loss`.
+///
+/// [`fit`](Train::fit) does this itself; a training loop built on
+/// [`Train::train_step`] calls it once per data set.
+pub fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
+    loss: &L,
+    inputs: &[[T; IN]],
+    targets: &[L::Target],
+    what: &'static str,
+) -> Result<(), Error> {
+    check_lengths(inputs, targets, "inputs", "targets").map_err(|e| match e {
+        Error::EmptyData { .. } => Error::EmptyData { what },
+        e => e,
+    })?;
+    check_inputs(inputs)?;
+    check_targets(loss, targets)
+}
+
+/// Whether every parameter of `model` is finite.
+#[cfg(feature = "alloc")]
+fn all_finite<M: Params>(model: &M) -> bool {
+    let mut finite = true;
+    model.for_each_tensor(|p| finite &= p.iter().all(|x| x.is_finite()));
+    finite
+}
+
+/// Training and evaluation of a [`Model`] over slices of samples.
+///
+/// Implemented for every model whose input is `[T; IN]` and output `[T; N]`
+/// (which is every model of this crate); import it with the prelude.
+///
+/// ```
+/// use backprop::prelude::*;
+///
+/// type Net = (Dense<2, 8, Tanh, f64>, Dense<8, 2, Identity, f64>);
+/// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+/// let labels = [0, 1, 1, 0];
+///
+/// let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+/// let mut net: Net = Model::init(&mut rng);
+/// let mut opt = Adam::new(0.05);
+/// let mut grads = Net::zeroed();
+/// for _ in 0..300 {
+///     net.train_step(&inputs, &labels, &SoftmaxCrossEntropy, &mut opt, &mut grads, Clip::None)?;
+/// }
+/// assert_eq!(net.accuracy(&inputs, &labels)?, 1.0);
+/// assert_eq!(net.classify(&[0.0, 1.0]), 1);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub trait Train<T: Float, const IN: usize, const N: usize>:
+    Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>
+{
+    /// One optimizer step on one batch: the mean loss over `inputs`, its
+    /// gradient accumulated in `grads` (reset first), clipping, and the
+    /// update. Returns the batch's mean loss (before the update).
+    ///
+    /// Needs no allocator. If the loss is not finite, nothing is updated and
+    /// the result is [`Error::Diverged`] (epoch and batch 0). Inputs and
+    /// targets are not checked for finiteness here (that is [`fit`](Train::fit)'s
+    /// job, once per data set); their lengths are.
+    fn train_step<L, O>(
+        &mut self,
+        inputs: &[[T; IN]],
+        targets: &[L::Target],
+        loss: &L,
+        optimizer: &mut O,
+        grads: &mut Self,
+        clip: Clip,
+    ) -> Result<T, Error>
+    where
+        L: Loss<T, N>,
+        O: Optimizer<Self>,
+    {
+        check_lengths(inputs, targets, "inputs", "targets")?;
+        let mean = batch_gradient(self, inputs.iter().zip(targets), loss, grads);
+        if !mean.is_finite() {
+            return Err(Error::Diverged { epoch: 0, batch: 0, loss: mean.to_f64().unwrap_or(f64::NAN) });
+        }
+        clip.apply(grads);
+        optimizer.step(self, grads);
+        Ok(mean)
+    }
+
+    /// One epoch of steps over consecutive batches of `batch_size` samples
+    /// (the last one may be smaller), in the order given. Returns the mean
+    /// loss over the epoch's samples.
+    ///
+    /// Needs no allocator; to shuffle between epochs without one, see
+    /// [`shuffle_together`]. On divergence the model keeps the weights of the
+    /// last finite step only if the divergence shows in the loss; use
+    /// [`fit`](Train::fit) for the full guarantee.
+    #[allow(clippy::too_many_arguments)]
+    fn train_epoch<L, O>(
+        &mut self,
+        inputs: &[[T; IN]],
+        targets: &[L::Target],
+        loss: &L,
+        optimizer: &mut O,
+        grads: &mut Self,
+        batch_size: usize,
+        clip: Clip,
+    ) -> Result<T, Error>
+    where
+        L: Loss<T, N>,
+        O: Optimizer<Self>,
+    {
+        check_lengths(inputs, targets, "inputs", "targets")?;
+        check_batch_size(batch_size)?;
+        let mut total = T::zero();
+        for (batch, (x, t)) in inputs.chunks(batch_size).zip(targets.chunks(batch_size)).enumerate() {
+            let mean = self.train_step(x, t, loss, optimizer, grads, clip).map_err(|e| match e {
+                Error::Diverged { loss, .. } => Error::Diverged { epoch: 0, batch, loss },
+                e => e,
+            })?;
+            total = total + mean * cast(x.len() as f64);
+        }
+        Ok(total / cast(inputs.len() as f64))
+    }
+
+    /// The output for every input, into `outputs` (which must have the same
+    /// length).
+    fn predict_into(&self, inputs: &[[T; IN]], outputs: &mut [[T; N]]) -> Result<(), Error> {
+        if inputs.len() != outputs.len() {
+            return Err(Error::LengthMismatch {
+                what: "inputs",
+                len: inputs.len(),
+                other: "outputs",
+                other_len: outputs.len(),
+            });
+        }
+        for (x, y) in inputs.iter().zip(outputs.iter_mut()) {
+            *y = self.forward(x);
+        }
+        Ok(())
+    }
+
+    /// The output for every input.
+    #[cfg(feature = "alloc")]
+    fn predict(&self, inputs: &[[T; IN]]) -> Vec<[T; N]> {
+        inputs.iter().map(|x| self.forward(x)).collect()
+    }
+
+    /// The predicted class of one sample: the index of the largest output
+    /// ([`argmax`]). For a net with one sigmoid output (binary
+    /// classification), compare `forward(x)[0]` with ½ instead.
+    fn classify(&self, input: &[T; IN]) -> usize {
+        argmax(&self.forward(input))
+    }
+
+    /// The fraction of samples whose predicted class ([`classify`](Train::classify))
+    /// equals their label.
+    fn accuracy(&self, inputs: &[[T; IN]], labels: &[usize]) -> Result<f64, Error> {
+        check_lengths(inputs, labels, "inputs", "labels")?;
+        let mut correct = 0usize;
+        for (sample, (x, &label)) in inputs.iter().zip(labels).enumerate() {
+            if label >= N {
+                return Err(Error::ClassOutOfRange { sample, class: label, classes: N });
+            }
+            correct += usize::from(self.classify(x) == label);
+        }
+        Ok(correct as f64 / inputs.len() as f64)
+    }
+
+    /// The mean loss over a data set.
+    fn evaluate<L: Loss<T, N>>(
+        &self,
+        inputs: &[[T; IN]],
+        targets: &[L::Target],
+        loss: &L,
+    ) -> Result<T, Error> {
+        check_lengths(inputs, targets, "inputs", "targets")?;
+        check_targets(loss, targets)?;
+        let sum = inputs.iter().zip(targets).fold(T::zero(), |s, (x, t)| s + loss.loss(&self.forward(x), t));
+        Ok(sum / cast(inputs.len() as f64))
+    }
+
+    /// Trains on `inputs` and `targets` as `options` say: epochs of shuffled
+    /// mini-batches, an optional learning-rate schedule, optional validation
+    /// with early stopping, and a callback after every epoch.
+    ///
+    /// Everything is checked before the first step: the lengths, every input
+    /// (finite), every target (valid for the loss), the optimizer's and the
+    /// options' hyper-parameters. During training, a batch whose loss is not
+    /// finite, or an update that leaves a parameter non-finite, stops
+    /// training with [`Error::Diverged`]; the model is then restored to its
+    /// weights before that step (the optimizer's state is not).
+    ///
+    /// The same model, data, options and generator state give bit-identical
+    /// results.
+    #[cfg(feature = "alloc")]
+    fn fit<L, O, R>(
+        &mut self,
+        inputs: &[[T; IN]],
+        targets: &[L::Target],
+        loss: L,
+        optimizer: &mut O,
+        options: FitOptions<'_, T, IN, L::Target>,
+        rng: &mut R,
+    ) -> Result<History<T>, Error>
+    where
+        Self: Clone,
+        L: Loss<T, N>,
+        O: Optimizer<Self>,
+        R: Rng + ?Sized,
+    {
+        fit(self, inputs, targets, &loss, optimizer, options, rng)
+    }
+}
+
+impl<M, T: Float, const IN: usize, const N: usize> Train<T, IN, N> for M where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>
+{
+}
+
+/// The batch size must be at least 1.
+fn check_batch_size(batch_size: usize) -> Result<(), Error> {
+    crate::optim::require("batch size", batch_size as f64, batch_size > 0, "at least 1")
+}
+
+/// Resets `grads`, accumulates the gradient of every sample, divides by the
+/// batch size, and returns the batch's mean loss.
+fn batch_gradient<'a, M, T, L, const IN: usize, const N: usize>(
+    model: &M,
+    samples: impl Iterator<Item = (&'a [T; IN], &'a L::Target)>,
+    loss: &L,
+    grads: &mut M,
+) -> T
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
+    T: Float + 'a,
+    L: Loss<T, N>,
+    L::Target: 'a,
+{
+    grads.fill_zero();
+    let (mut sum, mut count) = (T::zero(), 0usize);
+    for (x, t) in samples {
+        let (y, tape) = model.forward_tape(x);
+        sum = sum + loss.loss(&y, t);
+        model.backward(&tape, &loss.gradient(&y, t), grads);
+        count += 1;
+    }
+    let inverse = T::one() / cast(count as f64);
+    grads.scale(inverse);
+    sum * inverse
+}
+
+/// Shuffles two slices with the same permutation (Fisher–Yates), so that
+/// inputs and their targets stay paired. Needs no allocator.
+///
+/// Draws are made so that the same generator state gives the same
+/// permutation on every platform. If the lengths differ, only the common
+/// prefix is shuffled.
+pub fn shuffle_together<A, B, R: rand::Rng + ?Sized>(a: &mut [A], b: &mut [B], rng: &mut R) {
+    fisher_yates(a.len().min(b.len()), rng, |i, j| {
+        a.swap(i, j);
+        b.swap(i, j);
+    });
+}
+
+/// The Fisher–Yates shuffle of `n` items: for `i = n-1, ..., 1`, swap item
+/// `i` with a uniformly chosen item `j ≤ i`.
+fn fisher_yates<R: rand::Rng + ?Sized>(n: usize, rng: &mut R, mut swap: impl FnMut(usize, usize)) {
+    for i in (1..n).rev() {
+        let j = below(rng, i as u64 + 1) as usize;
+        swap(i, j);
+    }
+}
+
+/// A uniform integer in `0..n` (`n ≥ 1`), by rejection: no modulo bias, and
+/// the same result for the same generator state on every platform.
+fn below<R: rand::Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
+    let zone = u64::MAX - u64::MAX % n;
+    loop {
+        let x = rng.next_u64();
+        if x < zone {
+            return x % n;
+        }
+    }
+}
+
+/// A learning-rate schedule: the learning rate of each epoch, from the
+/// optimizer's initial learning rate `η₀`.
+///
+/// # Math
+///
+/// For epoch `e = 0, 1, 2, ...`:
+///
+/// * `Constant`: `η_e = η₀`.
+/// * `Step { every: s, gamma: γ }`: `η_e = η₀ γ^⌊e / s⌋`, as `torch.optim.lr_scheduler.StepLR`.
+/// * `Cosine { period: T, min_lr: η_min }`:
+///   `η_e = η_min + (η₀ - η_min)(1 + cos(π e / T)) / 2` for `e ≤ T`, then
+///   `η_min`, the closed form of `CosineAnnealingLR`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum Schedule {
+    /// The same learning rate every epoch.
+    #[default]
+    Constant,
+    /// Multiply the learning rate by `gamma` every `every` epochs.
+    Step {
+        /// How many epochs between decays (at least 1).
+        every: usize,
+        /// The decay factor (positive and finite).
+        gamma: f64,
+    },
+    /// Cosine annealing from the initial learning rate down to `min_lr` over
+    /// `period` epochs.
+    Cosine {
+        /// The number of epochs to anneal over (at least 1).
+        period: usize,
+        /// The final learning rate (non-negative).
+        min_lr: f64,
+    },
+}
+
+impl Schedule {
+    /// The learning rate for `epoch`, given the initial learning rate.
+    pub fn learning_rate(&self, initial: f64, epoch: usize) -> f64 {
+        match *self {
+            Schedule::Constant => initial,
+            Schedule::Step { every, gamma } => {
+                let decays = epoch / every.max(1);
+                (0..decays).fold(initial, |lr, _| lr * gamma)
+            }
+            Schedule::Cosine { period, min_lr } => {
+                let progress = epoch.min(period) as f64 / period.max(1) as f64;
+                min_lr + (initial - min_lr) * (1.0 + Float::cos(core::f64::consts::PI * progress)) / 2.0
+            }
+        }
+    }
+
+    /// Checks the schedule's parameters.
+    pub fn check(&self) -> Result<(), Error> {
+        use crate::optim::require;
+        match *self {
+            Schedule::Constant => Ok(()),
+            Schedule::Step { every, gamma } => {
+                require("step schedule period", every as f64, every > 0, "at least 1")?;
+                require("step schedule gamma", gamma, gamma > 0.0 && gamma.is_finite(), "positive and finite")
+            }
+            Schedule::Cosine { period, min_lr } => {
+                require("cosine schedule period", period as f64, period > 0, "at least 1")?;
+                require(
+                    "cosine schedule minimum",
+                    min_lr,
+                    min_lr >= 0.0 && min_lr.is_finite(),
+                    "non-negative and finite",
+                )
+            }
+        }
+    }
+}
+
+/// Stop training when the monitored loss (the validation loss if there is
+/// validation data, else the training loss) has not improved for a while.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EarlyStopping {
+    /// How many epochs without improvement to tolerate before stopping.
+    pub patience: usize,
+    /// How much the loss must fall below the best so far to count as an
+    /// improvement.
+    pub min_delta: f64,
+    /// Whether to put the best epoch's weights back into the model when
+    /// training stops (early or not).
+    pub restore_best: bool,
+}
+
+impl Default for EarlyStopping {
+    /// Patience 10, any improvement counts, restore the best weights.
+    fn default() -> Self {
+        Self { patience: 10, min_delta: 0.0, restore_best: true }
+    }
+}
+
+/// What happened in one epoch; the callback receives it and the history
+/// keeps it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpochReport<T> {
+    /// The epoch, from 0.
+    pub epoch: usize,
+    /// The learning rate used in this epoch.
+    pub learning_rate: f64,
+    /// The mean training loss over the epoch's samples (each measured before
+    /// its batch's update).
+    pub train_loss: T,
+    /// The mean loss on the validation data after the epoch, if given.
+    pub validation_loss: Option<T>,
+    /// The accuracy on the validation data after the epoch, if given and the
+    /// loss is a classification loss.
+    pub validation_accuracy: Option<f64>,
+}
+
+/// Why [`fit`](Train::fit) stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// All epochs ran.
+    Completed,
+    /// The monitored loss stopped improving.
+    EarlyStopping,
+    /// The callback asked to stop.
+    Callback,
+}
+
+/// What [`fit`](Train::fit) did, epoch by epoch.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq)]
+pub struct History<T> {
+    /// One report per epoch that ran.
+    pub epochs: Vec<EpochReport<T>>,
+    /// The epoch with the lowest monitored loss.
+    pub best_epoch: usize,
+    /// Why training stopped.
+    pub stopped: StopReason,
+}
+
+#[cfg(feature = "alloc")]
+impl<T: Copy> History<T> {
+    /// The training loss of every epoch.
+    pub fn train_loss(&self) -> Vec<T> {
+        self.epochs.iter().map(|e| e.train_loss).collect()
+    }
+
+    /// The validation loss of every epoch (empty without validation data).
+    pub fn validation_loss(&self) -> Vec<T> {
+        self.epochs.iter().filter_map(|e| e.validation_loss).collect()
+    }
+
+    /// The validation accuracy of every epoch (empty without validation data
+    /// or for regression losses).
+    pub fn validation_accuracy(&self) -> Vec<f64> {
+        self.epochs.iter().filter_map(|e| e.validation_accuracy).collect()
+    }
+}
+
+/// What the epoch callback returns: go on, or stop after this epoch.
+#[cfg(feature = "alloc")]
+pub type Control = ControlFlow<()>;
+
+/// How [`fit`](Train::fit) trains.
+///
+/// ```
+/// use backprop::train::{FitOptions, Schedule};
+/// let options: FitOptions<'_, f32, 4, usize> =
+///     FitOptions { epochs: 50, batch_size: 16, schedule: Schedule::Cosine { period: 50, min_lr: 0.0 }, ..Default::default() };
+/// ```
+#[cfg(feature = "alloc")]
+pub struct FitOptions<'a, T, const IN: usize, Target> {
+    /// How many passes over the training data (default 100).
+    pub epochs: usize,
+    /// Samples per optimizer step (default 32): 1 is stochastic gradient
+    /// descent, the data set's size is full-batch gradient descent.
+    pub batch_size: usize,
+    /// Whether to shuffle the training data before every epoch (default
+    /// true), with the generator passed to `fit`.
+    pub shuffle: bool,
+    /// The learning-rate schedule (default constant).
+    pub schedule: Schedule,
+    /// Gradient clipping (default none).
+    pub clip: Clip,
+    /// Validation inputs and targets, evaluated after every epoch.
+    pub validation: Option<(&'a [[T; IN]], &'a [Target])>,
+    /// Early stopping on the validation loss (or on the training loss
+    /// without validation data).
+    pub early_stopping: Option<EarlyStopping>,
+    /// Called after every epoch with its report; return
+    /// `ControlFlow::Break(())` to stop training.
+    pub on_epoch: Option<&'a mut dyn FnMut(&EpochReport<T>) -> Control>,
+}
+
+#[cfg(feature = "alloc")]
+impl<T, const IN: usize, Target> Default for FitOptions<'_, T, IN, Target> {
+    fn default() -> Self {
+        Self {
+            epochs: 100,
+            batch_size: 32,
+            shuffle: true,
+            schedule: Schedule::Constant,
+            clip: Clip::None,
+            validation: None,
+            early_stopping: None,
+            on_epoch: None,
+        }
+    }
+}
+
+/// The body of [`Train::fit`].
+#[cfg(feature = "alloc")]
+fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
+    model: &mut M,
+    inputs: &[[T; IN]],
+    targets: &[L::Target],
+    loss: &L,
+    optimizer: &mut O,
+    mut options: FitOptions<'_, T, IN, L::Target>,
+    rng: &mut R,
+) -> Result<History<T>, Error>
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T> + Clone,
+    T: Float,
+    L: Loss<T, N>,
+    O: Optimizer<M>,
+    R: Rng + ?Sized,
+{
+    // Check everything before touching the model.
+    check_data(loss, inputs, targets, "training data")?;
+    if let Some((x, t)) = options.validation {
+        check_data(loss, x, t, "validation data")?;
+    }
+    check_batch_size(options.batch_size)?;
+    optimizer.check()?;
+    options.schedule.check()?;
+    options.clip.check()?;
+    if let Some(stop) = options.early_stopping {
+        crate::optim::require(
+            "early-stopping minimum improvement",
+            stop.min_delta,
+            stop.min_delta >= 0.0 && stop.min_delta.is_finite(),
+            "non-negative and finite",
+        )?;
+    }
+
+    let initial_lr = optimizer.learning_rate();
+    let mut order: Vec<usize> = (0..inputs.len()).collect();
+    let mut grads: Box<M> = Box::new(M::zeroed());
+    let mut last_finite: Box<M> = Box::new(model.clone());
+    let mut best: Option<(T, usize, Box<M>)> = None;
+    let mut history =
+        History { epochs: Vec::with_capacity(options.epochs), best_epoch: 0, stopped: StopReason::Completed };
+
+    for epoch in 0..options.epochs {
+        let learning_rate = options.schedule.learning_rate(initial_lr, epoch);
+        optimizer.set_learning_rate(learning_rate);
+        if options.shuffle {
+            fisher_yates(order.len(), rng, |i, j| order.swap(i, j));
+        }
+
+        let mut total = T::zero();
+        for (batch, indices) in order.chunks(options.batch_size).enumerate() {
+            let samples = indices.iter().map(|&i| (&inputs[i], &targets[i]));
+            let mean = batch_gradient(model, samples, loss, &mut grads);
+            let diverged =
+                |loss: T| Error::Diverged { epoch, batch, loss: loss.to_f64().unwrap_or(f64::NAN) };
+            if !mean.is_finite() {
+                return Err(diverged(mean));
+            }
+            options.clip.apply(&mut *grads);
+            (*last_finite).clone_from(model);
+            optimizer.step(model, &grads);
+            if !all_finite(model) {
+                model.clone_from(&last_finite);
+                return Err(diverged(mean));
+            }
+            total = total + mean * cast(indices.len() as f64);
+        }
+        let train_loss = total / cast(inputs.len() as f64);
+
+        let (validation_loss, validation_accuracy) = match options.validation {
+            Some((x, t)) => {
+                let (loss_sum, correct) = x.iter().zip(t).fold((T::zero(), None), |(s, c), (x, t)| {
+                    let y = model.forward(x);
+                    let c = match loss.is_correct(&y, t) {
+                        Some(ok) => Some(c.unwrap_or(0usize) + usize::from(ok)),
+                        None => c,
+                    };
+                    (s + loss.loss(&y, t), c)
+                });
+                (Some(loss_sum / cast(x.len() as f64)), correct.map(|c| c as f64 / x.len() as f64))
+            }
+            None => (None, None),
+        };
+
+        let report = EpochReport { epoch, learning_rate, train_loss, validation_loss, validation_accuracy };
+        history.epochs.push(report);
+
+        // Track the best epoch by the monitored loss.
+        let monitored = validation_loss.unwrap_or(train_loss);
+        let min_delta: T = cast(options.early_stopping.map_or(0.0, |s| s.min_delta));
+        let improved = match &best {
+            None => true,
+            Some((best_loss, _, _)) => monitored < *best_loss - min_delta,
+        };
+        if improved {
+            let keep = options.early_stopping.is_some_and(|s| s.restore_best);
+            match &mut best {
+                Some((best_loss, best_epoch, weights)) => {
+                    *best_loss = monitored;
+                    *best_epoch = epoch;
+                    if keep {
+                        (**weights).clone_from(model);
+                    }
+                }
+                None => best = Some((monitored, epoch, Box::new(model.clone()))),
+            }
+            history.best_epoch = epoch;
+        }
+
+        if let Some(callback) = options.on_epoch.as_mut() {
+            if callback(&report).is_break() {
+                history.stopped = StopReason::Callback;
+                break;
+            }
+        }
+        if let (Some(stop), Some((_, best_epoch, _))) = (options.early_stopping, &best) {
+            if epoch - *best_epoch >= stop.patience.max(1) {
+                history.stopped = StopReason::EarlyStopping;
+                break;
+            }
+        }
+    }
+
+    if let (Some(stop), Some((_, _, weights))) = (options.early_stopping, &best) {
+        if stop.restore_best {
+            model.clone_from(weights);
+        }
+    }
+    optimizer.set_learning_rate(initial_lr);
+    Ok(history)
+}
