@@ -2,8 +2,9 @@
 //!
 //! A counting global allocator records every allocation made on the test's
 //! own thread while a flag is up; forward, forward-with-tape, loss value and
-//! gradient, backward and the SGD step run under the flag for a 3-layer net
-//! in `f32` and in `f64`, and the count must stay at zero.
+//! gradient, backward, every optimizer's step, and the batch step, epoch,
+//! evaluation and accuracy of `Train` run under the flag for a 3-layer net in
+//! `f32` and in `f64`, and the count must stay at zero.
 
 use backprop::prelude::*;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -52,7 +53,6 @@ fn allocations_in(f: impl FnOnce()) -> usize {
 }
 
 fn train_steps<T: Float>() -> usize {
-    type Net<T> = (Dense<4, 32, Tanh, T>, Dense<32, 16, ReLU, T>, Dense<16, 3, Identity, T>);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
     let mut net: Net<T> = Model::init(&mut rng);
     let mut grads = Net::<T>::zeroed();
@@ -78,6 +78,47 @@ fn train_steps<T: Float>() -> usize {
     });
     assert!(checks.is_finite());
     count
+}
+
+/// Every optimizer's step, and the batch step and epoch of `Train`.
+fn optimizer_steps<T: Float, O: Optimizer<Net<T>>>(mut optimizer: O) -> usize {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(4);
+    let mut net: Net<T> = Model::init(&mut rng);
+    let mut grads = Net::<T>::zeroed();
+    let (o, z) = (T::one(), T::zero());
+    let mut inputs = [[o, z, -o, o], [z, o, o, -o], [o, o, z, z], [-o, z, z, o], [z, z, o, o]];
+    let mut labels = [0usize, 1, 2, 1, 0];
+    let mut total = T::zero();
+    let count = allocations_in(|| {
+        for _ in 0..3 {
+            let (y, tape) = net.forward_tape(&inputs[0]);
+            grads.fill_zero();
+            net.backward(&tape, &SoftmaxCrossEntropy.gradient(&y, &labels[0]), &mut grads);
+            optimizer.step(&mut net, &grads);
+            let loss = net.train_step(&inputs, &labels, &SoftmaxCrossEntropy, &mut optimizer, &mut grads, Clip::Norm(1.0));
+            total = total + loss.unwrap_or(T::nan());
+            backprop::train::shuffle_together(&mut inputs, &mut labels, &mut rng);
+            let epoch =
+                net.train_epoch(&inputs, &labels, &SoftmaxCrossEntropy, &mut optimizer, &mut grads, 2, Clip::Value(0.5));
+            total = total + epoch.unwrap_or(T::nan());
+            total = total + net.evaluate(&inputs, &labels, &SoftmaxCrossEntropy).unwrap_or(T::nan());
+            total = total + T::from(net.accuracy(&inputs, &labels).unwrap_or(f64::NAN)).unwrap();
+        }
+    });
+    assert!(total.is_finite());
+    count
+}
+
+type Net<T> = (Dense<4, 32, Tanh, T>, Dense<32, 16, ReLU, T>, Dense<16, 3, Identity, T>);
+
+#[test]
+fn optimizers_and_batch_training_allocate_nothing() {
+    assert_eq!(optimizer_steps::<f32, _>(Sgd::new(0.1).momentum(0.9).nesterov(true).weight_decay(1e-3)), 0);
+    assert_eq!(optimizer_steps::<f64, _>(Sgd::new(0.1).momentum(0.9).dampening(0.1)), 0);
+    assert_eq!(optimizer_steps::<f32, _>(Adam::new(1e-3).amsgrad(true).weight_decay(1e-2)), 0);
+    assert_eq!(optimizer_steps::<f64, _>(Adam::new(1e-3)), 0);
+    assert_eq!(optimizer_steps::<f32, _>(AdamW::new(1e-3).amsgrad(true)), 0);
+    assert_eq!(optimizer_steps::<f64, _>(RmsProp::new(1e-3).centered(true).momentum(0.5).weight_decay(1e-2)), 0);
 }
 
 #[test]
