@@ -133,12 +133,8 @@ fn check_targets<T: Float, const N: usize, L: Loss<T, N>>(
     Ok(())
 }
 
-/// Checks a whole data set: inputs and targets pair up, the set is not
-/// empty, every input is finite and every target valid for `loss`.
-///
-/// [`fit`](Train::fit) does this itself; a training loop built on
-/// [`Train::train_step`] calls it once per data set.
-pub fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
+/// Checks a whole data set: lengths, finite inputs, valid targets.
+fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
     loss: &L,
     inputs: &[[T; IN]],
     targets: &[L::Target],
@@ -186,6 +182,17 @@ fn all_finite<M: Params>(model: &M) -> bool {
 pub trait Train<T: Float, const IN: usize, const N: usize>:
     Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>
 {
+    /// Checks a whole data set for this model and `loss`: inputs and targets
+    /// pair up, the set is not empty, every input is finite and every target
+    /// valid for the loss (a class index below `N`, say). The error names the
+    /// first offending sample.
+    ///
+    /// [`fit`](Train::fit) does this itself; a training loop built on
+    /// [`train_step`](Train::train_step) calls it once per data set.
+    fn check_data<L: Loss<T, N>>(&self, inputs: &[[T; IN]], targets: &[L::Target], loss: &L) -> Result<(), Error> {
+        check_data(loss, inputs, targets, "data set")
+    }
+
     /// One optimizer step on one batch: the mean loss over `inputs`, its
     /// gradient accumulated in `grads` (reset first), clipping, and the
     /// update. Returns the batch's mean loss (before the update).
