@@ -14,6 +14,8 @@
 //! [`Xoshiro128PlusPlus`](rand::rngs::Xoshiro128PlusPlus), not `SmallRng`,
 //! whose algorithm differs between 32- and 64-bit targets).
 
+use crate::math::{cast, count};
+use num_traits::Float;
 use rand::Rng;
 
 /// How a layer's weights are drawn.
@@ -43,35 +45,54 @@ pub enum Init {
 
 impl Init {
     /// Draws one weight for a layer with the given fan-in and fan-out.
-    pub fn sample<R: Rng + ?Sized>(self, fan_in: usize, fan_out: usize, rng: &mut R) -> f64 {
-        // usize -> f64 is exact for any layer that fits in memory.
-        let (n_in, n_out) = (fan_in as f64, fan_out as f64);
+    ///
+    /// Uniform draws are made in `T` itself (from the generator's top 24 bits
+    /// for `f32`, 53 bits for `f64`), so an `f32` model needs no
+    /// double-precision arithmetic, which a Cortex-M4F would have to emulate.
+    /// Normal draws are made in `f64` and rounded once to `T`.
+    pub fn sample<T: Float, R: Rng + ?Sized>(self, fan_in: usize, fan_out: usize, rng: &mut R) -> T {
+        let (n_in, n_out): (T, T) = (count(fan_in), count(fan_out));
+        let (two, six): (T, T) = (cast(2.0), cast(6.0));
         match self {
-            Init::GlorotUniform => uniform_symmetric(rng) * sqrt(6.0 / (n_in + n_out)),
-            Init::GlorotNormal => standard_normal(rng) * sqrt(2.0 / (n_in + n_out)),
-            Init::HeUniform => uniform_symmetric(rng) * sqrt(6.0 / n_in),
-            Init::HeNormal => standard_normal(rng) * sqrt(2.0 / n_in),
+            Init::GlorotUniform => uniform_symmetric::<T, R>(rng) * (six / (n_in + n_out)).sqrt(),
+            Init::HeUniform => uniform_symmetric::<T, R>(rng) * (six / n_in).sqrt(),
+            Init::GlorotNormal => cast::<T>(standard_normal(rng)) * (two / (n_in + n_out)).sqrt(),
+            Init::HeNormal => cast::<T>(standard_normal(rng)) * (two / n_in).sqrt(),
         }
     }
 }
 
-/// A uniform draw from `[0, 1)` with 53 random bits: exact on every platform.
-fn uniform01<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+/// How many random bits make a uniform draw in `T`: the width of its
+/// significand (24 for `f32`, 53 for `f64`), so that every draw is an exact
+/// multiple of `2^-bits` below 1.
+fn significand_bits<T>() -> u32 {
+    if core::mem::size_of::<T>() <= 4 {
+        24
+    } else {
+        53
+    }
+}
+
+/// A uniform draw from `[0, 1)` in `T`: the generator's top bits as an
+/// integer, scaled by a power of two. Exact on every platform.
+fn uniform01<T: Float, R: Rng + ?Sized>(rng: &mut R) -> T {
+    let bits = significand_bits::<T>();
+    let integer = T::from(rng.next_u64() >> (64 - bits)).unwrap_or_else(T::nan);
+    integer * cast::<T>(1.0 / (1u64 << bits) as f64)
 }
 
 /// A uniform draw from `[-1, 1)`.
-fn uniform_symmetric<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    2.0 * uniform01(rng) - 1.0
+fn uniform_symmetric<T: Float, R: Rng + ?Sized>(rng: &mut R) -> T {
+    cast::<T>(2.0) * uniform01::<T, R>(rng) - T::one()
 }
 
-/// A standard normal draw by Marsaglia's polar method:
+/// A standard normal draw in `f64` by Marsaglia's polar method:
 /// pick `(u, v)` uniform in the unit disc, `s = u² + v²`, return
 /// `u √(-2 ln s / s)`.
 fn standard_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     loop {
-        let u = uniform_symmetric(rng);
-        let v = uniform_symmetric(rng);
+        let u = uniform_symmetric::<f64, R>(rng);
+        let v = uniform_symmetric::<f64, R>(rng);
         let s = u * u + v * v;
         if s > 0.0 && s < 1.0 {
             return u * sqrt(-2.0 * crate::math::portable_ln(s) / s);
@@ -102,7 +123,7 @@ mod tests {
         ] {
             let (mut sum, mut sum2) = (0.0, 0.0);
             for _ in 0..n {
-                let w = init.sample(fan_in, fan_out, &mut rng);
+                let w: f64 = init.sample(fan_in, fan_out, &mut rng);
                 sum += w;
                 sum2 += w * w;
             }

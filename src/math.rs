@@ -19,6 +19,14 @@ pub fn cast<T: Float>(x: f64) -> T {
     T::from(x).unwrap_or_else(T::nan)
 }
 
+/// The count `n` in `T` (exact below 2²⁴ for `f32`), converted directly
+/// rather than through `f64`, which a single-precision microcontroller would
+/// have to emulate.
+#[inline(always)]
+pub fn count<T: Float>(n: usize) -> T {
+    T::from(n).unwrap_or_else(T::nan)
+}
+
 /// The logistic sigmoid `σ(z) = 1 / (1 + e^{-z})`, without overflow.
 ///
 /// For `z ≥ 0`, `e^{-z} ≤ 1`, so the textbook form is safe. For `z < 0` the

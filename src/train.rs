@@ -28,7 +28,7 @@
 
 use crate::error::Error;
 use crate::loss::{argmax, Loss};
-use crate::math::cast;
+use crate::math::{cast, count};
 use crate::model::{Model, Params};
 use crate::optim::Optimizer;
 use num_traits::Float;
@@ -255,9 +255,9 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
                 Error::Diverged { loss, .. } => Error::Diverged { epoch: 0, batch, loss },
                 e => e,
             })?;
-            total = total + mean * cast(x.len() as f64);
+            total = total + mean * count(x.len());
         }
-        Ok(total / cast(inputs.len() as f64))
+        Ok(total / count(inputs.len()))
     }
 
     /// The output for every input, into `outputs` (which must have the same
@@ -314,7 +314,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         check_lengths(inputs, targets, "inputs", "targets")?;
         check_targets(loss, targets)?;
         let sum = inputs.iter().zip(targets).fold(T::zero(), |s, (x, t)| s + loss.loss(&self.forward(x), t));
-        Ok(sum / cast(inputs.len() as f64))
+        Ok(sum / count(inputs.len()))
     }
 
     /// Trains on `inputs` and `targets` as `options` say: epochs of shuffled
@@ -375,14 +375,14 @@ where
     L::Target: 'a,
 {
     grads.fill_zero();
-    let (mut sum, mut count) = (T::zero(), 0usize);
+    let (mut sum, mut samples_seen) = (T::zero(), 0usize);
     for (x, t) in samples {
         let (y, tape) = model.forward_tape(x);
         sum = sum + loss.loss(&y, t);
         model.backward(&tape, &loss.gradient(&y, t), grads);
-        count += 1;
+        samples_seen += 1;
     }
-    let inverse = T::one() / cast(count as f64);
+    let inverse = T::one() / count::<T>(samples_seen);
     grads.scale(inverse);
     sum * inverse
 }
@@ -692,9 +692,9 @@ where
                 model.clone_from(&last_finite);
                 return Err(diverged(mean));
             }
-            total = total + mean * cast(indices.len() as f64);
+            total = total + mean * count(indices.len());
         }
-        let train_loss = total / cast(inputs.len() as f64);
+        let train_loss = total / count(inputs.len());
 
         let (validation_loss, validation_accuracy) = match options.validation {
             Some((x, t)) => {
@@ -706,7 +706,7 @@ where
                     };
                     (s + loss.loss(&y, t), c)
                 });
-                (Some(loss_sum / cast(x.len() as f64)), correct.map(|c| c as f64 / x.len() as f64))
+                (Some(loss_sum / count(x.len())), correct.map(|c| c as f64 / x.len() as f64))
             }
             None => (None, None),
         };

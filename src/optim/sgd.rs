@@ -5,6 +5,7 @@ use super::{check_learning_rate, check_weight_decay, require, Optimizer};
 use crate::error::Error;
 use crate::math::cast;
 use crate::model::Params;
+use num_traits::{Float, One, Zero};
 
 /// Stochastic gradient descent, `torch.optim.SGD`.
 ///
@@ -32,13 +33,17 @@ use crate::model::Params;
 /// sgd.step(&mut layer, &grads);
 /// assert_eq!((layer.weights, layer.bias), ([[0.95]], [0.1]));
 /// ```
-#[derive(Clone, Debug)]
-pub struct Sgd<M> {
-    lr: f64,
-    momentum: f64,
-    dampening: f64,
+///
+/// The hyper-parameters are stored in the model's scalar type, so a step on
+/// an `f32` model does no double-precision arithmetic (which a Cortex-M4F
+/// would emulate in software).
+#[derive(Clone)]
+pub struct Sgd<M: Params> {
+    lr: M::Scalar,
+    momentum: M::Scalar,
+    dampening: M::Scalar,
     nesterov: bool,
-    weight_decay: f64,
+    weight_decay: M::Scalar,
     /// The momentum buffer `b`, one per parameter.
     buffer: M,
     /// Whether `buffer` holds a value yet (PyTorch starts it at the first
@@ -49,12 +54,13 @@ pub struct Sgd<M> {
 impl<M: Params> Sgd<M> {
     /// SGD with learning rate `lr` and no momentum or weight decay.
     pub fn new(lr: f64) -> Self {
+        let zero = M::Scalar::zero();
         Self {
-            lr,
-            momentum: 0.0,
-            dampening: 0.0,
+            lr: cast(lr),
+            momentum: zero,
+            dampening: zero,
             nesterov: false,
-            weight_decay: 0.0,
+            weight_decay: zero,
             buffer: M::zeroed(),
             started: false,
         }
@@ -62,13 +68,13 @@ impl<M: Params> Sgd<M> {
 
     /// Sets the momentum `μ` (default 0).
     pub fn momentum(mut self, momentum: f64) -> Self {
-        self.momentum = momentum;
+        self.momentum = cast(momentum);
         self
     }
 
     /// Sets the dampening `τ` (default 0).
     pub fn dampening(mut self, dampening: f64) -> Self {
-        self.dampening = dampening;
+        self.dampening = cast(dampening);
         self
     }
 
@@ -81,61 +87,86 @@ impl<M: Params> Sgd<M> {
     /// Sets the weight decay `λ` (default 0): an L2 penalty `½ λ ‖θ‖²` added
     /// to the loss, through its gradient `λ θ`.
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.weight_decay = weight_decay;
+        self.weight_decay = cast(weight_decay);
         self
     }
 }
 
+/// `θ ← θ - η (g + λ θ)` over one tensor. Out of line: one copy serves every
+/// tensor of every model, which keeps firmware small; the loop inside still
+/// vectorises.
+#[inline(never)]
+fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T, decay: bool) {
+    for (theta, &g) in theta.iter_mut().zip(grad) {
+        let g = if decay { g + lambda * *theta } else { g }; // g ← g + λ θ
+        *theta = *theta - lr * g; //                            θ ← θ - η g
+    }
+}
+
+/// The momentum update's scalars.
+#[derive(Clone, Copy)]
+struct Momentum<T> {
+    lr: T,
+    mu: T,
+    one_minus_tau: T,
+    lambda: T,
+    decay: bool,
+    nesterov: bool,
+    started: bool,
+}
+
+impl<T: Float> Momentum<T> {
+    /// The momentum update over one tensor (out of line, as [`plain_step`]).
+    #[inline(never)]
+    fn apply(&self, theta: &mut [T], buffer: &mut [T], grad: &[T]) {
+        let Momentum { lr, mu, one_minus_tau, lambda, decay, nesterov, started } = *self;
+        for ((theta, b), &g) in theta.iter_mut().zip(buffer.iter_mut()).zip(grad) {
+            let g = if decay { g + lambda * *theta } else { g }; //           g ← g + λ θ
+            *b = if started { mu * *b + one_minus_tau * g } else { g }; //    b ← μ b + (1 - τ) g
+            let g = if nesterov { g + mu * *b } else { *b }; //               Nesterov: g + μ b
+            *theta = *theta - lr * g; //                                      θ ← θ - η g
+        }
+    }
+}
+
+/// `x` as `f64`, for reporting.
+fn wide<T: Float>(x: T) -> f64 {
+    x.to_f64().unwrap_or(f64::NAN)
+}
+
 impl<M: Params> Optimizer<M> for Sgd<M> {
     fn step(&mut self, model: &mut M, grads: &M) {
-        let lr: M::Scalar = cast(self.lr);
-        let mu: M::Scalar = cast(self.momentum);
-        let one_minus_tau: M::Scalar = cast(1.0 - self.dampening);
-        let lambda: M::Scalar = cast(self.weight_decay);
-        let (use_momentum, nesterov, started) = (self.momentum != 0.0, self.nesterov, self.started);
+        let (lr, mu, lambda) = (self.lr, self.momentum, self.weight_decay);
+        let one_minus_tau = M::Scalar::one() - self.dampening;
+        let zero = M::Scalar::zero();
+        let (use_momentum, nesterov, started) = (mu != zero, self.nesterov, self.started);
         self.started = use_momentum;
-        let decay = self.weight_decay != 0.0;
-        if !use_momentum {
-            // Plain SGD: the momentum buffer is not touched.
-            M::visit([model], [grads], &mut |[theta], [grad]| {
-                for (theta, &g) in theta.iter_mut().zip(grad) {
-                    let g = if decay { g + lambda * *theta } else { g };
-                    *theta = *theta - lr * g; //                    θ ← θ - η g
-                }
-            });
-            return;
+        let decay = lambda != zero;
+        if use_momentum {
+            let rule = Momentum { lr, mu, one_minus_tau, lambda, decay, nesterov, started };
+            M::visit([model, &mut self.buffer], [grads], &mut |[theta, buffer], [grad]| rule.apply(theta, buffer, grad));
+        } else {
+            M::visit([model], [grads], &mut |[theta], [grad]| plain_step(theta, grad, lr, lambda, decay));
         }
-        M::visit([model, &mut self.buffer], [grads], &mut |[theta, buffer], [grad]| {
-            for ((theta, b), &g) in theta.iter_mut().zip(buffer.iter_mut()).zip(grad) {
-                let g = if decay { g + lambda * *theta } else { g }; // g ← g + λ θ
-                *b = if started { mu * *b + one_minus_tau * g } else { g }; // b ← μ b + (1 - τ) g
-                let g = if nesterov { g + mu * *b } else { *b };
-                *theta = *theta - lr * g; //                         θ ← θ - η g
-            }
-        });
     }
 
     fn learning_rate(&self) -> f64 {
-        self.lr
+        wide(self.lr)
     }
 
     fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = lr;
+        self.lr = cast(lr);
     }
 
     fn check(&self) -> Result<(), Error> {
-        check_learning_rate(self.lr)?;
-        require(
-            "momentum",
-            self.momentum,
-            self.momentum >= 0.0 && self.momentum.is_finite(),
-            "non-negative and finite",
-        )?;
-        require("dampening", self.dampening, self.dampening.is_finite(), "finite")?;
-        check_weight_decay(self.weight_decay)?;
+        let (momentum, dampening) = (wide(self.momentum), wide(self.dampening));
+        check_learning_rate(wide(self.lr))?;
+        require("momentum", momentum, momentum >= 0.0 && momentum.is_finite(), "non-negative and finite")?;
+        require("dampening", dampening, dampening.is_finite(), "finite")?;
+        check_weight_decay(wide(self.weight_decay))?;
         if self.nesterov {
-            require("momentum", self.momentum, self.momentum > 0.0, "positive with Nesterov momentum")?;
-            require("dampening", self.dampening, self.dampening == 0.0, "zero with Nesterov momentum")?;
+            require("momentum", momentum, momentum > 0.0, "positive with Nesterov momentum")?;
+            require("dampening", dampening, dampening == 0.0, "zero with Nesterov momentum")?;
         }
         Ok(())
     }
