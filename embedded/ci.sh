@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The microcontroller checks, as CI runs them (needs qemu-system-arm,
+# binutils-arm-none-eabi and the two rustup targets; .ci/run installs them):
+#  1. the firmware runs on an emulated Cortex-M4F (mps2-an386) and Cortex-M0
+#     (microbit) and exits with success;
+#  2. each device's report equals the host's, character for character, so
+#     the trained weights (their checksums are in the report) are
+#     bit-identical on the host and on both cores;
+#  3. the library's flash footprint is printed, and must stay within budget;
+#     the footprint binaries link only if no panic path is reachable.
+set -euo pipefail
+cd "$(dirname "$0")"
+targets=(thumbv7em-none-eabihf thumbv6m-none-eabi)
+mkdir -p target/reports
+
+echo "-- host"
+cargo run -q -p backprop-embedded-host --release > target/reports/host.txt
+cat target/reports/host.txt
+
+for target in "${targets[@]}"; do
+  echo "-- $target under QEMU"
+  cargo build -q -p backprop-firmware --release --target "$target" --bins
+  set +e
+  timeout 300 cargo run -q -p backprop-firmware --release --target "$target" > "target/reports/$target.txt" 2>&1
+  status=$?
+  set -e
+  cat "target/reports/$target.txt"
+  if [ "$status" -ne 0 ]; then
+    echo "the firmware failed on $target (exit status $status)"
+    exit 1
+  fi
+  if ! diff <(sed '/^== Compile-time sizes/,$d' "target/reports/$target.txt") target/reports/host.txt; then
+    echo "the report on $target differs from the host's (lines above): results are not bit-identical"
+    exit 1
+  fi
+  echo "identical to the host's report"
+done
+
+echo "-- footprint"
+python3 footprint.py --max-library 4096 "${targets[@]}"

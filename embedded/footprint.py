@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Prints the flash the library adds to a firmware, by target.
+
+For each target it compares two binaries built from the firmware crate:
+`footprint_empty` (runtime, start-up, semihosting exit) and `footprint_xor`
+(the same plus training the 2-16-16-1 XOR net with SGD and checking its
+predictions). The difference is split by symbol into
+  - library code: everything of `backprop` (inlined into the binary's main
+    function by LTO, plus the out-of-line helpers it keeps),
+  - libm: the float functions the net calls (tanhf, expf, expm1f, sqrtf),
+  - compiler builtins: memcpy, memset and soft-float helpers.
+
+Usage: footprint.py TARGET [TARGET ...]   (after building both binaries in
+release mode for each target). With --max-library BYTES it fails if the
+library code on the first target is larger.
+"""
+
+import subprocess
+import sys
+
+
+def sections(path):
+    """Flash (.vector_table, .text, .rodata) and RAM (.data, .bss) sizes."""
+    out = subprocess.run(["arm-none-eabi-size", "-A", path], capture_output=True, text=True, check=True).stdout
+    sizes = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].startswith(".") and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    flash = sum(sizes.get(s, 0) for s in (".vector_table", ".text", ".rodata", ".data"))
+    ram = sizes.get(".data", 0) + sizes.get(".bss", 0)
+    return flash, ram
+
+
+def by_kind(path):
+    """Code and read-only data in flash, summed by what it belongs to."""
+    out = subprocess.run(["arm-none-eabi-nm", "-S", "-C", path], capture_output=True, text=True, check=True).stdout
+    kinds = {"library": 0, "libm": 0, "builtins": 0, "runtime": 0}
+    for line in out.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) < 4 or parts[2] not in "tTrR":
+            continue
+        size, name = int(parts[1], 16), parts[3]
+        if name.startswith("libm::"):
+            kinds["libm"] += size
+        elif name.startswith("compiler_builtins::") or name.startswith("__aeabi"):
+            kinds["builtins"] += size
+        elif name.startswith("backprop") or name.startswith("core::") or "__cortex_m_rt_main" in name:
+            # The entry function holds the inlined training code; in the empty
+            # binary it is a few bytes, so the difference is the library's.
+            kinds["library"] += size
+        else:
+            kinds["runtime"] += size
+    return kinds
+
+
+def main():
+    args = sys.argv[1:]
+    limit = None
+    if "--max-library" in args:
+        i = args.index("--max-library")
+        limit = int(args[i + 1])
+        del args[i : i + 2]
+    failed = False
+    print(f"{'target':<24}{'flash empty':>12}{'flash xor':>10}{'added':>7}{'library':>9}{'libm':>6}{'builtins':>10}{'RAM':>5}")
+    for n, target in enumerate(args):
+        base = f"target/{target}/release/"
+        (empty_flash, empty_ram), (xor_flash, xor_ram) = sections(base + "footprint_empty"), sections(base + "footprint_xor")
+        empty, xor = by_kind(base + "footprint_empty"), by_kind(base + "footprint_xor")
+        added = {k: xor[k] - empty[k] for k in xor}
+        print(
+            f"{target:<24}{empty_flash:>12}{xor_flash:>10}{xor_flash - empty_flash:>7}"
+            f"{added['library']:>9}{added['libm']:>6}{added['builtins']:>10}{xor_ram:>5}"
+        )
+        if n == 0 and limit is not None and added["library"] > limit:
+            print(f"the library's code on {target} is {added['library']} B, over the {limit} B budget")
+            failed = True
+    print("(bytes; flash = vector table + code + read-only data; RAM = .data + .bss, the stack not included)")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
