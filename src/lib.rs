@@ -102,11 +102,13 @@ pub mod prelude {
     pub use crate::loss::{
         softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy,
     };
-    pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd};
+    pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd, SgdMomentum};
+    pub use crate::train::EpochReport;
     pub use crate::train::{Clip, EarlyStopping, Schedule, StopReason, Train};
     #[cfg(feature = "alloc")]
-    pub use crate::train::{FitOptions, History};
+    pub use crate::train::{Control, FitOptions, History};
     pub use crate::{Backward, Dense, Error, Float, Forward, Model, Params};
+    pub use core::ops::ControlFlow;
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;
 }

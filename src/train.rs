@@ -140,7 +140,12 @@ fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
     targets: &[L::Target],
     what: &'static str,
 ) -> Result<(), Error> {
-    check_lengths(inputs, targets, "inputs", "targets").map_err(|e| match e {
+    let (inputs_name, targets_name) = if what == "validation data" {
+        ("validation inputs", "validation targets")
+    } else {
+        ("inputs", "targets")
+    };
+    check_lengths(inputs, targets, inputs_name, targets_name).map_err(|e| match e {
         Error::EmptyData { .. } => Error::EmptyData { what },
         e => e,
     })?;
@@ -189,7 +194,12 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     ///
     /// [`fit`](Train::fit) does this itself; a training loop built on
     /// [`train_step`](Train::train_step) calls it once per data set.
-    fn check_data<L: Loss<T, N>>(&self, inputs: &[[T; IN]], targets: &[L::Target], loss: &L) -> Result<(), Error> {
+    fn check_data<L: Loss<T, N>>(
+        &self,
+        inputs: &[[T; IN]],
+        targets: &[L::Target],
+        loss: &L,
+    ) -> Result<(), Error> {
         check_data(loss, inputs, targets, "data set")
     }
 
@@ -549,7 +559,10 @@ pub enum StopReason {
 pub struct History<T> {
     /// One report per epoch that ran.
     pub epochs: Vec<EpochReport<T>>,
-    /// The epoch with the lowest monitored loss.
+    /// The epoch whose monitored loss (validation loss if given, else
+    /// training loss) was the best: the last epoch that improved on the best
+    /// before it by more than the early-stopping `min_delta` (any improvement
+    /// without early stopping), as Keras counts it.
     pub best_epoch: usize,
     /// Why training stopped.
     pub stopped: StopReason,
@@ -577,6 +590,11 @@ impl<T: Copy> History<T> {
 /// What the epoch callback returns: go on, or stop after this epoch.
 #[cfg(feature = "alloc")]
 pub type Control = ControlFlow<()>;
+
+/// The epoch callback of [`FitOptions::on_epoch`]: called with each epoch's
+/// report; `ControlFlow::Break(())` stops training after that epoch.
+#[cfg(feature = "alloc")]
+pub type EpochCallback<'a, T> = dyn FnMut(&EpochReport<T>) -> Control + 'a;
 
 /// How [`fit`](Train::fit) trains.
 ///
@@ -606,7 +624,7 @@ pub struct FitOptions<'a, T, const IN: usize, Target> {
     pub early_stopping: Option<EarlyStopping>,
     /// Called after every epoch with its report; return
     /// `ControlFlow::Break(())` to stop training.
-    pub on_epoch: Option<&'a mut dyn FnMut(&EpochReport<T>) -> Control>,
+    pub on_epoch: Option<&'a mut EpochCallback<'a, T>>,
 }
 
 #[cfg(feature = "alloc")]
@@ -661,100 +679,110 @@ where
         )?;
     }
 
+    // The schedule changes the optimizer's learning rate; however training
+    // ends, the optimizer gets its own back.
     let initial_lr = optimizer.learning_rate();
-    let mut order: Vec<usize> = (0..inputs.len()).collect();
-    let mut grads: Box<M> = Box::new(M::zeroed());
-    let mut last_finite: Box<M> = Box::new(model.clone());
-    let mut best: Option<(T, usize, Box<M>)> = None;
-    let mut history =
-        History { epochs: Vec::with_capacity(options.epochs), best_epoch: 0, stopped: StopReason::Completed };
-
-    for epoch in 0..options.epochs {
-        let learning_rate = options.schedule.learning_rate(initial_lr, epoch);
-        optimizer.set_learning_rate(learning_rate);
-        if options.shuffle {
-            fisher_yates(order.len(), rng, |i, j| order.swap(i, j));
-        }
-
-        let mut total = T::zero();
-        for (batch, indices) in order.chunks(options.batch_size).enumerate() {
-            let samples = indices.iter().map(|&i| (&inputs[i], &targets[i]));
-            let mean = batch_gradient(model, samples, loss, &mut grads);
-            let diverged =
-                |loss: T| Error::Diverged { epoch, batch, loss: loss.to_f64().unwrap_or(f64::NAN) };
-            if !mean.is_finite() {
-                return Err(diverged(mean));
-            }
-            options.clip.apply(&mut *grads);
-            (*last_finite).clone_from(model);
-            optimizer.step(model, &grads);
-            if !all_finite(model) {
-                model.clone_from(&last_finite);
-                return Err(diverged(mean));
-            }
-            total = total + mean * count(indices.len());
-        }
-        let train_loss = total / count(inputs.len());
-
-        let (validation_loss, validation_accuracy) = match options.validation {
-            Some((x, t)) => {
-                let (loss_sum, correct) = x.iter().zip(t).fold((T::zero(), None), |(s, c), (x, t)| {
-                    let y = model.forward(x);
-                    let c = match loss.is_correct(&y, t) {
-                        Some(ok) => Some(c.unwrap_or(0usize) + usize::from(ok)),
-                        None => c,
-                    };
-                    (s + loss.loss(&y, t), c)
-                });
-                (Some(loss_sum / count(x.len())), correct.map(|c| c as f64 / x.len() as f64))
-            }
-            None => (None, None),
+    let mut train = || -> Result<History<T>, Error> {
+        let mut order: Vec<usize> = (0..inputs.len()).collect();
+        let mut grads: Box<M> = Box::new(M::zeroed());
+        let mut last_finite: Box<M> = Box::new(model.clone());
+        let mut best: Option<(T, usize, Box<M>)> = None;
+        let mut history = History {
+            epochs: Vec::with_capacity(options.epochs),
+            best_epoch: 0,
+            stopped: StopReason::Completed,
         };
 
-        let report = EpochReport { epoch, learning_rate, train_loss, validation_loss, validation_accuracy };
-        history.epochs.push(report);
+        for epoch in 0..options.epochs {
+            let learning_rate = options.schedule.learning_rate(initial_lr, epoch);
+            optimizer.set_learning_rate(learning_rate);
+            if options.shuffle {
+                fisher_yates(order.len(), rng, |i, j| order.swap(i, j));
+            }
 
-        // Track the best epoch by the monitored loss.
-        let monitored = validation_loss.unwrap_or(train_loss);
-        let min_delta: T = cast(options.early_stopping.map_or(0.0, |s| s.min_delta));
-        let improved = match &best {
-            None => true,
-            Some((best_loss, _, _)) => monitored < *best_loss - min_delta,
-        };
-        if improved {
-            let keep = options.early_stopping.is_some_and(|s| s.restore_best);
-            match &mut best {
-                Some((best_loss, best_epoch, weights)) => {
-                    *best_loss = monitored;
-                    *best_epoch = epoch;
-                    if keep {
-                        (**weights).clone_from(model);
-                    }
+            let mut total = T::zero();
+            for (batch, indices) in order.chunks(options.batch_size).enumerate() {
+                let samples = indices.iter().map(|&i| (&inputs[i], &targets[i]));
+                let mean = batch_gradient(model, samples, loss, &mut grads);
+                let diverged =
+                    |loss: T| Error::Diverged { epoch, batch, loss: loss.to_f64().unwrap_or(f64::NAN) };
+                if !mean.is_finite() {
+                    return Err(diverged(mean));
                 }
-                None => best = Some((monitored, epoch, Box::new(model.clone()))),
+                options.clip.apply(&mut *grads);
+                (*last_finite).clone_from(model);
+                optimizer.step(model, &grads);
+                if !all_finite(model) {
+                    model.clone_from(&last_finite);
+                    return Err(diverged(mean));
+                }
+                total = total + mean * count(indices.len());
             }
-            history.best_epoch = epoch;
+            let train_loss = total / count(inputs.len());
+
+            let (validation_loss, validation_accuracy) = match options.validation {
+                Some((x, t)) => {
+                    let (loss_sum, correct) = x.iter().zip(t).fold((T::zero(), None), |(s, c), (x, t)| {
+                        let y = model.forward(x);
+                        let c = match loss.is_correct(&y, t) {
+                            Some(ok) => Some(c.unwrap_or(0usize) + usize::from(ok)),
+                            None => c,
+                        };
+                        (s + loss.loss(&y, t), c)
+                    });
+                    (Some(loss_sum / count(x.len())), correct.map(|c| c as f64 / x.len() as f64))
+                }
+                None => (None, None),
+            };
+
+            let report =
+                EpochReport { epoch, learning_rate, train_loss, validation_loss, validation_accuracy };
+            history.epochs.push(report);
+
+            // Track the best epoch by the monitored loss.
+            let monitored = validation_loss.unwrap_or(train_loss);
+            let min_delta: T = cast(options.early_stopping.map_or(0.0, |s| s.min_delta));
+            let improved = match &best {
+                None => true,
+                Some((best_loss, _, _)) => monitored < *best_loss - min_delta,
+            };
+            if improved {
+                let keep = options.early_stopping.is_some_and(|s| s.restore_best);
+                match &mut best {
+                    Some((best_loss, best_epoch, weights)) => {
+                        *best_loss = monitored;
+                        *best_epoch = epoch;
+                        if keep {
+                            (**weights).clone_from(model);
+                        }
+                    }
+                    None => best = Some((monitored, epoch, Box::new(model.clone()))),
+                }
+                history.best_epoch = epoch;
+            }
+
+            if let Some(callback) = options.on_epoch.as_mut() {
+                if callback(&report).is_break() {
+                    history.stopped = StopReason::Callback;
+                    break;
+                }
+            }
+            if let (Some(stop), Some((_, best_epoch, _))) = (options.early_stopping, &best) {
+                if epoch - *best_epoch >= stop.patience.max(1) {
+                    history.stopped = StopReason::EarlyStopping;
+                    break;
+                }
+            }
         }
 
-        if let Some(callback) = options.on_epoch.as_mut() {
-            if callback(&report).is_break() {
-                history.stopped = StopReason::Callback;
-                break;
+        if let (Some(stop), Some((_, _, weights))) = (options.early_stopping, &best) {
+            if stop.restore_best {
+                model.clone_from(weights);
             }
         }
-        if let (Some(stop), Some((_, best_epoch, _))) = (options.early_stopping, &best) {
-            if epoch - *best_epoch >= stop.patience.max(1) {
-                history.stopped = StopReason::EarlyStopping;
-                break;
-            }
-        }
-    }
-
-    if let (Some(stop), Some((_, _, weights))) = (options.early_stopping, &best) {
-        if stop.restore_best {
-            model.clone_from(weights);
-        }
-    }
+        Ok(history)
+    };
+    let result = train();
     optimizer.set_learning_rate(initial_lr);
-    Ok(history)
+    result
 }

@@ -251,10 +251,10 @@ fn bad_targets_and_hyperparameters_are_errors() {
 
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(matches!(Huber::new(bad), Err(Error::InvalidHyperparameter { .. })), "{bad}");
-        assert!(Sgd::<Dense<1, 1, Identity>>::new(bad).check().is_err(), "{bad}");
+        assert!(Sgd::<f32>::new(bad).check().is_err(), "{bad}");
     }
     assert_eq!(Huber::new(0.5).unwrap().delta(), 0.5);
-    assert!(Sgd::<Dense<1, 1, Identity>>::new(0.1).check().is_ok());
-    let msg = Sgd::<Dense<1, 1, Identity>>::new(-1.0).check().unwrap_err().to_string();
+    assert!(Sgd::<f32>::new(0.1).check().is_ok());
+    let msg = Sgd::<f32>::new(-1.0).check().unwrap_err().to_string();
     assert_eq!(msg, "invalid learning rate -1: it must be positive and finite");
 }

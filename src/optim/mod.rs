@@ -9,7 +9,8 @@
 //!
 //! | optimizer | state | PyTorch |
 //! |---|---|---|
-//! | [`Sgd`] | momentum buffer | `torch.optim.SGD` |
+//! | [`Sgd`] | none | `torch.optim.SGD` |
+//! | [`SgdMomentum`] (from [`Sgd::momentum`]) | momentum buffer | `torch.optim.SGD` with momentum |
 //! | [`Adam`] | first and second moments, their running maximum | `torch.optim.Adam` |
 //! | [`AdamW`] | as `Adam` | `torch.optim.AdamW` |
 //! | [`RmsProp`] | mean square, mean gradient, momentum buffer | `torch.optim.RMSprop` |
@@ -23,7 +24,7 @@ mod sgd;
 
 pub use adam::{Adam, AdamW};
 pub use rmsprop::RmsProp;
-pub use sgd::Sgd;
+pub use sgd::{Sgd, SgdMomentum};
 
 use crate::error::Error;
 use crate::model::Params;

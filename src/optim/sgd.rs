@@ -1,5 +1,10 @@
-//! Stochastic gradient descent with momentum, dampening, Nesterov momentum
-//! and weight decay.
+//! Stochastic gradient descent, with or without momentum.
+//!
+//! Plain SGD keeps no state, so [`Sgd`] holds only its two scalars. Momentum
+//! needs a buffer the size of the model, so asking for it,
+//! [`Sgd::momentum`], returns a different type, [`SgdMomentum`], that owns
+//! one. A microcontroller training with plain SGD does not pay for a buffer
+//! (or for the code that updates it) that it never uses.
 
 use super::{check_learning_rate, check_weight_decay, require, Optimizer};
 use crate::error::Error;
@@ -7,23 +12,26 @@ use crate::math::cast;
 use crate::model::Params;
 use num_traits::{Float, One, Zero};
 
-/// Stochastic gradient descent, `torch.optim.SGD`.
+/// Stochastic gradient descent, `torch.optim.SGD` without momentum.
 ///
 /// # Math
 ///
-/// For every parameter `θ` with gradient `g = ∂L/∂θ`, learning rate `η`,
-/// momentum `μ`, dampening `τ` and weight decay `λ`, at step `t = 1, 2, ...`:
+/// For every parameter `θ` with gradient `g = ∂L/∂θ`, learning rate `η` and
+/// weight decay `λ`:
 ///
 /// ```text
 /// g ← g + λ θ                              (weight decay, if λ ≠ 0)
-/// b ← g                                    (t = 1)
-/// b ← μ b + (1 - τ) g                      (t > 1)        (if μ ≠ 0)
-/// g ← g + μ b   (Nesterov)   or   g ← b    (otherwise)    (if μ ≠ 0)
 /// θ ← θ - η g
 /// ```
 ///
-/// With `μ = 0` (the default) this is plain gradient descent `θ ← θ - η g`.
-/// Nesterov momentum requires `μ > 0` and `τ = 0`, as in PyTorch.
+/// For momentum, dampening and Nesterov momentum, see [`Sgd::momentum`].
+///
+/// # Generics
+///
+/// `T` is the model's scalar type, inferred from the model the optimizer
+/// steps. The hyper-parameters are stored in it, so a step on an `f32` model
+/// does no double-precision arithmetic (which a Cortex-M4F would emulate in
+/// software).
 ///
 /// ```
 /// use backprop::prelude::*;
@@ -33,45 +41,125 @@ use num_traits::{Float, One, Zero};
 /// sgd.step(&mut layer, &grads);
 /// assert_eq!((layer.weights, layer.bias), ([[0.95]], [0.1]));
 /// ```
-///
-/// The hyper-parameters are stored in the model's scalar type, so a step on
-/// an `f32` model does no double-precision arithmetic (which a Cortex-M4F
-/// would emulate in software).
-#[derive(Clone)]
-pub struct Sgd<M: Params> {
-    lr: M::Scalar,
-    momentum: M::Scalar,
-    dampening: M::Scalar,
-    nesterov: bool,
-    weight_decay: M::Scalar,
-    /// The momentum buffer `b`, one per parameter.
-    buffer: M,
-    /// Whether `buffer` holds a value yet (PyTorch starts it at the first
-    /// gradient, undamped).
-    started: bool,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sgd<T = f32> {
+    lr: T,
+    weight_decay: T,
 }
 
-impl<M: Params> Sgd<M> {
-    /// SGD with learning rate `lr` and no momentum or weight decay.
+impl<T: Float> Sgd<T> {
+    /// SGD with learning rate `lr` and no weight decay.
     pub fn new(lr: f64) -> Self {
-        let zero = M::Scalar::zero();
-        Self {
-            lr: cast(lr),
-            momentum: zero,
-            dampening: zero,
+        Self { lr: cast(lr), weight_decay: T::zero() }
+    }
+
+    /// Sets the weight decay `λ` (default 0): an L2 penalty `½ λ ‖θ‖²` added
+    /// to the loss, through its gradient `λ θ`.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = cast(weight_decay);
+        self
+    }
+
+    /// The learning rate `η` (also [`Optimizer::learning_rate`], which needs
+    /// the model type to be known).
+    pub fn learning_rate(&self) -> f64 {
+        wide(self.lr)
+    }
+
+    /// Checks the hyper-parameters: the learning rate positive and finite,
+    /// the weight decay non-negative and finite (also
+    /// [`Optimizer::check`]).
+    pub fn check(&self) -> Result<(), Error> {
+        check_learning_rate(wide(self.lr))?;
+        check_weight_decay(wide(self.weight_decay))
+    }
+
+    /// SGD with momentum `μ`, for models of type `M`: see [`SgdMomentum`].
+    pub fn momentum<M: Params<Scalar = T>>(self, momentum: f64) -> SgdMomentum<M> {
+        SgdMomentum {
+            plain: self,
+            momentum: cast(momentum),
+            dampening: T::zero(),
             nesterov: false,
-            weight_decay: zero,
             buffer: M::zeroed(),
             started: false,
         }
     }
+}
 
-    /// Sets the momentum `μ` (default 0).
-    pub fn momentum(mut self, momentum: f64) -> Self {
-        self.momentum = cast(momentum);
-        self
+impl<M: Params> Optimizer<M> for Sgd<M::Scalar> {
+    fn step(&mut self, model: &mut M, grads: &M) {
+        let Sgd { lr, weight_decay } = *self;
+        M::visit([model], [grads], &mut |[theta], [grad]| plain_step(theta, grad, lr, weight_decay));
     }
 
+    fn learning_rate(&self) -> f64 {
+        wide(self.lr)
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = cast(lr);
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        Sgd::check(self)
+    }
+
+    fn reset(&mut self) {}
+}
+
+/// `θ ← θ - η (g + λ θ)` over one tensor. Out of line: one copy serves every
+/// tensor of every model, which keeps firmware small; the loop inside still
+/// vectorises.
+#[inline(never)]
+fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T) {
+    let decay = lambda != T::zero();
+    for (theta, &g) in theta.iter_mut().zip(grad) {
+        let g = if decay { g + lambda * *theta } else { g }; // g ← g + λ θ
+        *theta = *theta - lr * g; //                            θ ← θ - η g
+    }
+}
+
+/// Stochastic gradient descent with momentum, `torch.optim.SGD` with
+/// `momentum > 0`: made by [`Sgd::momentum`].
+///
+/// # Math
+///
+/// For every parameter `θ` with gradient `g`, learning rate `η`, momentum
+/// `μ`, dampening `τ` and weight decay `λ`, at step `t = 1, 2, ...`:
+///
+/// ```text
+/// g ← g + λ θ                              (weight decay, if λ ≠ 0)
+/// b ← g                                    (t = 1)
+/// b ← μ b + (1 - τ) g                      (t > 1)
+/// g ← g + μ b   (Nesterov)   or   g ← b    (otherwise)
+/// θ ← θ - η g
+/// ```
+///
+/// The first step starts the buffer at the undamped gradient, as PyTorch
+/// does. With `μ = 0` it behaves exactly as plain [`Sgd`]. Nesterov momentum
+/// requires `μ > 0` and `τ = 0`, as in PyTorch.
+///
+/// ```
+/// use backprop::prelude::*;
+/// type Net = (Dense<2, 4, Tanh>, Dense<4, 1, Identity>);
+/// let mut sgd = Sgd::new(0.05).momentum::<Net>(0.9).nesterov(true).weight_decay(1e-4);
+/// assert!(sgd.check().is_ok());
+/// ```
+#[derive(Clone)]
+pub struct SgdMomentum<M: Params> {
+    /// The learning rate and weight decay.
+    plain: Sgd<M::Scalar>,
+    momentum: M::Scalar,
+    dampening: M::Scalar,
+    nesterov: bool,
+    /// The momentum buffer `b`, one per parameter.
+    buffer: M,
+    /// Whether `buffer` holds a value yet.
+    started: bool,
+}
+
+impl<M: Params> SgdMomentum<M> {
     /// Sets the dampening `τ` (default 0).
     pub fn dampening(mut self, dampening: f64) -> Self {
         self.dampening = cast(dampening);
@@ -84,22 +172,56 @@ impl<M: Params> Sgd<M> {
         self
     }
 
-    /// Sets the weight decay `λ` (default 0): an L2 penalty `½ λ ‖θ‖²` added
-    /// to the loss, through its gradient `λ θ`.
+    /// Sets the weight decay `λ` (default 0).
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
-        self.weight_decay = cast(weight_decay);
+        self.plain = self.plain.weight_decay(weight_decay);
         self
     }
 }
 
-/// `θ ← θ - η (g + λ θ)` over one tensor. Out of line: one copy serves every
-/// tensor of every model, which keeps firmware small; the loop inside still
-/// vectorises.
-#[inline(never)]
-fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T, decay: bool) {
-    for (theta, &g) in theta.iter_mut().zip(grad) {
-        let g = if decay { g + lambda * *theta } else { g }; // g ← g + λ θ
-        *theta = *theta - lr * g; //                            θ ← θ - η g
+impl<M: Params> Optimizer<M> for SgdMomentum<M> {
+    fn step(&mut self, model: &mut M, grads: &M) {
+        if self.momentum == M::Scalar::zero() {
+            // PyTorch keeps no buffer at zero momentum: plain SGD.
+            return self.plain.step(model, grads);
+        }
+        let rule = Momentum {
+            lr: self.plain.lr,
+            lambda: self.plain.weight_decay,
+            mu: self.momentum,
+            one_minus_tau: M::Scalar::one() - self.dampening,
+            nesterov: self.nesterov,
+            started: self.started,
+        };
+        M::visit([model, &mut self.buffer], [grads], &mut |[theta, buffer], [grad]| {
+            rule.apply(theta, buffer, grad)
+        });
+        self.started = true;
+    }
+
+    fn learning_rate(&self) -> f64 {
+        wide(self.plain.lr)
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.plain.lr = cast(lr);
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        self.plain.check()?;
+        let (momentum, dampening) = (wide(self.momentum), wide(self.dampening));
+        require("momentum", momentum, momentum >= 0.0 && momentum.is_finite(), "non-negative and finite")?;
+        require("dampening", dampening, dampening.is_finite(), "finite")?;
+        if self.nesterov {
+            require("momentum", momentum, momentum > 0.0, "positive with Nesterov momentum")?;
+            require("dampening", dampening, dampening == 0.0, "zero with Nesterov momentum")?;
+        }
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.buffer.fill_zero();
+        self.started = false;
     }
 }
 
@@ -107,10 +229,9 @@ fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T, decay: bo
 #[derive(Clone, Copy)]
 struct Momentum<T> {
     lr: T,
+    lambda: T,
     mu: T,
     one_minus_tau: T,
-    lambda: T,
-    decay: bool,
     nesterov: bool,
     started: bool,
 }
@@ -119,7 +240,8 @@ impl<T: Float> Momentum<T> {
     /// The momentum update over one tensor (out of line, as [`plain_step`]).
     #[inline(never)]
     fn apply(&self, theta: &mut [T], buffer: &mut [T], grad: &[T]) {
-        let Momentum { lr, mu, one_minus_tau, lambda, decay, nesterov, started } = *self;
+        let Momentum { lr, lambda, mu, one_minus_tau, nesterov, started } = *self;
+        let decay = lambda != T::zero();
         for ((theta, b), &g) in theta.iter_mut().zip(buffer.iter_mut()).zip(grad) {
             let g = if decay { g + lambda * *theta } else { g }; //           g ← g + λ θ
             *b = if started { mu * *b + one_minus_tau * g } else { g }; //    b ← μ b + (1 - τ) g
@@ -132,47 +254,4 @@ impl<T: Float> Momentum<T> {
 /// `x` as `f64`, for reporting.
 fn wide<T: Float>(x: T) -> f64 {
     x.to_f64().unwrap_or(f64::NAN)
-}
-
-impl<M: Params> Optimizer<M> for Sgd<M> {
-    fn step(&mut self, model: &mut M, grads: &M) {
-        let (lr, mu, lambda) = (self.lr, self.momentum, self.weight_decay);
-        let one_minus_tau = M::Scalar::one() - self.dampening;
-        let zero = M::Scalar::zero();
-        let (use_momentum, nesterov, started) = (mu != zero, self.nesterov, self.started);
-        self.started = use_momentum;
-        let decay = lambda != zero;
-        if use_momentum {
-            let rule = Momentum { lr, mu, one_minus_tau, lambda, decay, nesterov, started };
-            M::visit([model, &mut self.buffer], [grads], &mut |[theta, buffer], [grad]| rule.apply(theta, buffer, grad));
-        } else {
-            M::visit([model], [grads], &mut |[theta], [grad]| plain_step(theta, grad, lr, lambda, decay));
-        }
-    }
-
-    fn learning_rate(&self) -> f64 {
-        wide(self.lr)
-    }
-
-    fn set_learning_rate(&mut self, lr: f64) {
-        self.lr = cast(lr);
-    }
-
-    fn check(&self) -> Result<(), Error> {
-        let (momentum, dampening) = (wide(self.momentum), wide(self.dampening));
-        check_learning_rate(wide(self.lr))?;
-        require("momentum", momentum, momentum >= 0.0 && momentum.is_finite(), "non-negative and finite")?;
-        require("dampening", dampening, dampening.is_finite(), "finite")?;
-        check_weight_decay(wide(self.weight_decay))?;
-        if self.nesterov {
-            require("momentum", momentum, momentum > 0.0, "positive with Nesterov momentum")?;
-            require("dampening", dampening, dampening == 0.0, "zero with Nesterov momentum")?;
-        }
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.buffer.fill_zero();
-        self.started = false;
-    }
 }
