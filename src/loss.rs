@@ -359,10 +359,10 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
 /// The index of the largest element (the first one if several tie; NaN is
 /// never the largest). For logits or probabilities: the predicted class.
 pub fn argmax<T: Float, const N: usize>(z: &[T; N]) -> usize {
-    let mut best = 0;
+    let (mut best, mut largest) = (0, T::nan());
     for (k, &zk) in z.iter().enumerate() {
-        if zk > z[best] || z[best].is_nan() {
-            best = k;
+        if zk > largest || largest.is_nan() {
+            (best, largest) = (k, zk);
         }
     }
     best
