@@ -71,9 +71,18 @@
 //!         L2::visit(/* the same with .2 */);
 //!     }
 //! }
+//!
+//! impl<L0, L1, L2> Architecture for (L0, L1, L2) where ... {
+//!     const LAYERS: usize = L0::LAYERS + L1::LAYERS + L2::LAYERS;
+//!     fn for_each_layer(f) {
+//!         L0::for_each_layer(f);
+//!         L1::for_each_layer(f);
+//!         L2::for_each_layer(f);
+//!     }
+//! }
 //! ```
 
-use crate::model::{Backward, Forward, Params};
+use crate::model::{Architecture, Backward, Forward, LayerInfo, Params};
 use rand::Rng;
 
 /// `Self` (a layer's output) fits `Next` (the following layer's input).
@@ -107,7 +116,8 @@ impl<T, const N: usize> Feeds<[T; N]> for [T; N] {
     }
 }
 
-/// Implements `Forward`, `Backward` and `Params` for one tuple arity.
+/// Implements `Forward`, `Backward`, `Params` and `Architecture` for one tuple
+/// arity.
 ///
 /// Arguments: each element as `Type tape index` in forward order; each
 /// neighbouring pair `Prev Next`; the last element as `Type index`, then the
@@ -176,6 +186,15 @@ macro_rules! chain {
             {
                 $L0::visit(mutable.each_mut().map(|m| &mut m.$i0), shared.map(|s| &s.$i0), f);
                 $( $L::visit(mutable.each_mut().map(|m| &mut m.$i), shared.map(|s| &s.$i), f); )*
+            }
+        }
+
+        impl<$L0: Architecture $(, $L: Architecture<Scalar = $L0::Scalar>)*> Architecture for ($L0, $($L,)*) {
+            const LAYERS: usize = $L0::LAYERS $(+ $L::LAYERS)*;
+
+            fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F) {
+                $L0::for_each_layer(f);
+                $( $L::for_each_layer(f); )*
             }
         }
     };

@@ -1,8 +1,7 @@
 //! The fully connected layer: `a = f(W x + b)`.
 
 use crate::activation::Activation;
-use crate::math::cast;
-use crate::model::{Backward, Forward, Params};
+use crate::model::{Architecture, Backward, Forward, LayerInfo, Params};
 use num_traits::Float;
 use rand::Rng;
 
@@ -79,7 +78,7 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
         let mut layer = Self::zeroed();
         for row in layer.weights.iter_mut() {
             for w in row.iter_mut() {
-                *w = cast(init.sample(IN, OUT, rng));
+                *w = init.sample(IN, OUT, rng);
             }
         }
         layer
@@ -162,5 +161,13 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Params for Dens
     {
         f(mutable.each_mut().map(|l| l.weights.as_flattened_mut()), shared.map(|l| l.weights.as_flattened()));
         f(mutable.each_mut().map(|l| &mut l.bias[..]), shared.map(|l| &l.bias[..]));
+    }
+}
+
+impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Architecture for Dense<IN, OUT, A, T> {
+    const LAYERS: usize = 1;
+
+    fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F) {
+        f(LayerInfo { inputs: IN, outputs: OUT, activation: A::NAME });
     }
 }

@@ -44,6 +44,10 @@
 //!   PyTorch does.
 //! * [`optim`]: the optimizers; [`init`]: Glorot and He initialisation;
 //!   [`gradcheck`]: finite-difference gradient checking.
+//! * Weights in and out, without an allocator: [`weights`], a compact
+//!   checksummed format that refuses weights of another architecture
+//!   ([`Architecture`] describes a model from its type), and [`safetensors`],
+//!   PyTorch's format with `nn.Sequential` `state_dict` names.
 //!
 //! # Features
 //!
@@ -77,11 +81,13 @@ pub mod loss;
 pub mod math;
 mod model;
 pub mod optim;
+pub mod safetensors;
 pub mod train;
+pub mod weights;
 
 pub use dense::{Dense, DenseTape};
 pub use error::Error;
-pub use model::{Backward, Forward, Model, Params};
+pub use model::{Architecture, Backward, Forward, LayerInfo, Model, Params};
 /// The scalar trait every layer is generic over (`f32`, `f64`), re-exported
 /// from `num-traits` for writing your own activations and losses.
 pub use num_traits::Float;
@@ -107,7 +113,7 @@ pub mod prelude {
     pub use crate::train::{Clip, EarlyStopping, Schedule, StopReason, Train};
     #[cfg(feature = "alloc")]
     pub use crate::train::{Control, FitOptions, History};
-    pub use crate::{Backward, Dense, Error, Float, Forward, Model, Params};
+    pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Model, Params};
     pub use core::ops::ControlFlow;
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;

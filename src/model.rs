@@ -1,5 +1,7 @@
 //! The three traits every layer and every chain of layers implements:
-//! [`Forward`], [`Backward`] and [`Params`], and [`Model`], which is all three.
+//! [`Forward`], [`Backward`] and [`Params`], and [`Model`], which is all three;
+//! plus [`Architecture`], the description of a model's layers from its type
+//! that weight files check against.
 //!
 //! A model is a value of a type such as
 //! `(Dense<2, 16, Tanh>, Dense<16, 1, Sigmoid>)`. Its gradients have the same
@@ -154,3 +156,110 @@ pub trait Model: Backward {
 }
 
 impl<M: Backward> Model for M {}
+
+/// A model's architecture, known from its type alone: its `Dense` layers in
+/// forward order, each with its widths and activation.
+///
+/// Weight files use it to refuse weights written for a different network:
+/// [`fingerprint`](Architecture::fingerprint) hashes the description, and the
+/// safetensors names and shapes come from it. Every `Dense` layer and every
+/// tuple of models implements it; nested tuples are flattened, so
+/// `((A, B), C)` and `(A, B, C)` describe the same network.
+///
+/// # Contract
+///
+/// Layer `k` reported by [`for_each_layer`](Architecture::for_each_layer)
+/// owns parameter tensors `2k` (its weights, `outputs × inputs`, row-major)
+/// and `2k + 1` (its bias, `outputs`) in [`Params::visit`] order.
+///
+/// ```
+/// use backprop::prelude::*;
+///
+/// type Net = (Dense<2, 16, Tanh>, Dense<16, 1, Sigmoid>);
+/// let mut layers = Vec::new();
+/// Net::for_each_layer(&mut |layer| layers.push(layer.to_string()));
+/// assert_eq!(layers, ["Dense<2, 16, Tanh>", "Dense<16, 1, Sigmoid>"]);
+/// assert_eq!(Net::LAYERS, 2);
+/// // FNV-1a 64 of "Dense(2,16,Tanh);Dense(16,1,Sigmoid);"
+/// assert_eq!(Net::fingerprint(), 0xfb6d_8d44_206e_df23);
+/// ```
+pub trait Architecture: Params {
+    /// The number of `Dense` layers, counting inside nested tuples.
+    const LAYERS: usize;
+
+    /// Calls `f` with each `Dense` layer's description, in forward order.
+    fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F);
+
+    /// A 64-bit fingerprint of the architecture: FNV-1a 64 over the canonical
+    /// description, which is, for each layer in order,
+    /// `Dense(<inputs>,<outputs>,<activation NAME>);` in ASCII with decimal
+    /// widths and no spaces (`Dense(2,16,Tanh);Dense(16,1,Sigmoid);`).
+    ///
+    /// The scalar type is not part of it (weight files store it separately).
+    /// Computed without allocation; two architectures that differ in any
+    /// width, activation or the number of layers get different descriptions,
+    /// so equal fingerprints mean equal architectures up to a 2⁻⁶⁴ chance.
+    ///
+    /// # Math
+    ///
+    /// FNV-1a 64: `h₀ = 0xcbf29ce484222325`, then for each byte `c`,
+    /// `h ← (h ⊕ c) · 0x100000001b3 mod 2⁶⁴`.
+    fn fingerprint() -> u64 {
+        let mut hash = Fnv1a64::new();
+        Self::for_each_layer(&mut |layer| {
+            // Writing to `Fnv1a64` cannot fail.
+            let _ = core::fmt::Write::write_fmt(
+                &mut hash,
+                format_args!("Dense({},{},{});", layer.inputs, layer.outputs, layer.activation),
+            );
+        });
+        hash.finish()
+    }
+}
+
+/// One `Dense` layer as [`Architecture`] describes it.
+///
+/// Its `Display` is the type's spelling, `Dense<2, 16, Tanh>` (with the
+/// activation's [`NAME`](crate::activation::Activation::NAME)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerInfo {
+    /// The input width `IN`.
+    pub inputs: usize,
+    /// The output width `OUT`.
+    pub outputs: usize,
+    /// The activation's [`NAME`](crate::activation::Activation::NAME), such as
+    /// `"Tanh"`.
+    pub activation: &'static str,
+}
+
+impl core::fmt::Display for LayerInfo {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Dense<{}, {}, {}>", self.inputs, self.outputs, self.activation)
+    }
+}
+
+/// The FNV-1a 64-bit hash, fed through `core::fmt::Write` so that formatted
+/// text can be hashed without a buffer.
+struct Fnv1a64(u64);
+
+impl Fnv1a64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    fn new() -> Self {
+        Fnv1a64(Self::OFFSET_BASIS)
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl core::fmt::Write for Fnv1a64 {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &byte in s.as_bytes() {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(Self::PRIME);
+        }
+        Ok(())
+    }
+}

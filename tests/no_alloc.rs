@@ -95,11 +95,25 @@ fn optimizer_steps<T: Float, O: Optimizer<Net<T>>>(mut optimizer: O) -> usize {
             grads.fill_zero();
             net.backward(&tape, &SoftmaxCrossEntropy.gradient(&y, &labels[0]), &mut grads);
             optimizer.step(&mut net, &grads);
-            let loss = net.train_step(&inputs, &labels, &SoftmaxCrossEntropy, &mut optimizer, &mut grads, Clip::Norm(1.0));
+            let loss = net.train_step(
+                &inputs,
+                &labels,
+                &SoftmaxCrossEntropy,
+                &mut optimizer,
+                &mut grads,
+                Clip::Norm(1.0),
+            );
             total = total + loss.unwrap_or(T::nan());
             backprop::train::shuffle_together(&mut inputs, &mut labels, &mut rng);
-            let epoch =
-                net.train_epoch(&inputs, &labels, &SoftmaxCrossEntropy, &mut optimizer, &mut grads, 2, Clip::Value(0.5));
+            let epoch = net.train_epoch(
+                &inputs,
+                &labels,
+                &SoftmaxCrossEntropy,
+                &mut optimizer,
+                &mut grads,
+                2,
+                Clip::Value(0.5),
+            );
             total = total + epoch.unwrap_or(T::nan());
             total = total + net.evaluate(&inputs, &labels, &SoftmaxCrossEntropy).unwrap_or(T::nan());
             total = total + T::from(net.accuracy(&inputs, &labels).unwrap_or(f64::NAN)).unwrap();
@@ -118,7 +132,10 @@ fn optimizers_and_batch_training_allocate_nothing() {
     assert_eq!(optimizer_steps::<f32, _>(Adam::new(1e-3).amsgrad(true).weight_decay(1e-2)), 0);
     assert_eq!(optimizer_steps::<f64, _>(Adam::new(1e-3)), 0);
     assert_eq!(optimizer_steps::<f32, _>(AdamW::new(1e-3).amsgrad(true)), 0);
-    assert_eq!(optimizer_steps::<f64, _>(RmsProp::new(1e-3).centered(true).momentum(0.5).weight_decay(1e-2)), 0);
+    assert_eq!(
+        optimizer_steps::<f64, _>(RmsProp::new(1e-3).centered(true).momentum(0.5).weight_decay(1e-2)),
+        0
+    );
 }
 
 #[test]
