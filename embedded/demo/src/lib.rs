@@ -24,6 +24,10 @@ use core::fmt::{self, Write};
 
 mod host_weights;
 
+/// The host-trained net's weights in the library's format (`host_iris.bpw`,
+/// written by `cargo run -p backprop-embedded-host --release -- generate`).
+pub const HOST_WEIGHTS: &[u8] = include_bytes!("../host_iris.bpw");
+
 /// The net that the host trains (`cargo run -p backprop-embedded-host --
 /// generate`) and the device runs from compiled-in weights.
 pub type HostIris = (Dense<4, 16, ReLU>, Dense<16, 3, Identity>);
@@ -175,9 +179,9 @@ pub fn train_iris(
 #[inline(never)] // its stack frame is released before the next demonstration
 pub fn check_host_weights(test: &IrisSplit<IRIS_TEST>) -> Result<(usize, f32, f64), Error> {
     let mut net = HostIris::zeroed();
-    for (k, &bits) in host_weights::WEIGHTS.iter().enumerate() {
-        net.set_param(k, f32::from_bits(bits));
-    }
+    // The library's weight format, checked (magic, version, scalar type,
+    // architecture fingerprint, CRC-32) as it is loaded.
+    backprop::weights::load(&mut net, HOST_WEIGHTS)?;
     let (mut differ, mut largest) = (0, 0.0_f32);
     for (x, expected) in test.inputs.iter().zip(&host_weights::LOGITS) {
         for (y, &bits) in net.forward(x).iter().zip(expected) {

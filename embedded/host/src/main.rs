@@ -6,7 +6,8 @@
 //!
 //! `cargo run -p backprop-embedded-host --release -- generate` trains the
 //! 4-16-3 Iris net that the firmware runs from compiled-in weights and writes
-//! `demo/src/host_weights.rs`.
+//! its weights (`demo/host_iris.bpw`, the library's format) and its logits for
+//! the test split (`demo/src/host_weights.rs`).
 
 use backprop::prelude::*;
 use backprop::train::shuffle_together;
@@ -49,18 +50,21 @@ fn generate() -> ExitCode {
     }
     let accuracy = net.accuracy(&test.inputs, &test.labels).unwrap_or(0.0);
 
+    let mut weights = [0u8; backprop::weights::size::<HostIris>()];
+    if let Err(e) = backprop::weights::write(&net, &mut weights) {
+        eprintln!("cannot encode the weights: {e}");
+        return ExitCode::FAILURE;
+    }
+    let weights_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../demo/host_iris.bpw");
+    if let Err(e) = std::fs::write(weights_path, weights) {
+        eprintln!("cannot write {weights_path}: {e}");
+        return ExitCode::FAILURE;
+    }
+
     let mut source = String::new();
     let _ = writeln!(source, "//! Written by `cargo run -p backprop-embedded-host --release -- generate`:");
-    let _ = writeln!(source, "//! a 4-16-3 Iris net trained on the host (test accuracy {accuracy:.3}), and");
-    let _ = writeln!(source, "//! its logits for the test split. Do not edit.\n");
-    let _ = writeln!(source, "/// The parameters in `Params::visit` order, as `f32` bit patterns.");
-    let _ = writeln!(source, "pub const WEIGHTS: [u32; {}] = [", HostIris::PARAMS);
-    net.for_each_tensor(|tensor| {
-        for value in tensor {
-            let _ = writeln!(source, "    0x{:08x}, // {value:e}", value.to_bits());
-        }
-    });
-    let _ = writeln!(source, "];\n");
+    let _ = writeln!(source, "//! the logits of the 4-16-3 Iris net in `host_iris.bpw` (trained on the");
+    let _ = writeln!(source, "//! host, test accuracy {accuracy:.3}) for the test split. Do not edit.\n");
     let _ = writeln!(source, "/// The host's logits for the Iris test split, as `f32` bit patterns.");
     let _ = writeln!(source, "pub const LOGITS: [[u32; 3]; {}] = [", test.inputs.len());
     for x in &test.inputs {
@@ -74,6 +78,6 @@ fn generate() -> ExitCode {
         eprintln!("cannot write {path}: {e}");
         return ExitCode::FAILURE;
     }
-    println!("trained the host net (test accuracy {accuracy:.3}) and wrote {path}");
+    println!("trained the host net (test accuracy {accuracy:.3}) and wrote {weights_path} and {path}");
     ExitCode::SUCCESS
 }
