@@ -16,6 +16,9 @@ cd "$(dirname "$0")"
 targets=(thumbv7em-none-eabihf thumbv6m-none-eabi)
 mkdir -p target/reports
 
+echo "-- formatting"
+cargo fmt --all -- --check
+
 echo "-- host"
 cargo run -q -p backprop-embedded-host --release > target/reports/host.txt
 cat target/reports/host.txt

@@ -136,7 +136,8 @@ pub fn load_iris(train: &mut IrisSplit<IRIS_TRAIN>, test: &mut IrisSplit<IRIS_TE
     for feature in 0..4 {
         let n = IRIS_TRAIN as f32;
         let mean = train.inputs.iter().map(|x| x[feature]).sum::<f32>() / n;
-        let variance = train.inputs.iter().map(|x| (x[feature] - mean) * (x[feature] - mean)).sum::<f32>() / n;
+        let variance =
+            train.inputs.iter().map(|x| (x[feature] - mean) * (x[feature] - mean)).sum::<f32>() / n;
         let std = variance.sqrt();
         for x in train.inputs.iter_mut().chain(test.inputs.iter_mut()) {
             x[feature] = (x[feature] - mean) / std;
@@ -164,7 +165,15 @@ pub fn train_iris(
     net.check_data(&train.inputs, &train.labels, &SoftmaxCrossEntropy)?;
     for epoch in 0..IRIS_EPOCHS {
         shuffle_together(&mut train.inputs, &mut train.labels, &mut rng);
-        let loss = net.train_epoch(&train.inputs, &train.labels, &SoftmaxCrossEntropy, &mut adam, &mut grads, 8, Clip::None)?;
+        let loss = net.train_epoch(
+            &train.inputs,
+            &train.labels,
+            &SoftmaxCrossEntropy,
+            &mut adam,
+            &mut grads,
+            8,
+            Clip::None,
+        )?;
         if epoch % 10 == 0 || epoch + 1 == IRIS_EPOCHS {
             progress(epoch, loss);
         }
@@ -227,15 +236,30 @@ fn xor_section(out: &mut impl Write) -> Result<bool, fmt::Error> {
         let y = xor.forward(x)[0];
         let right = (y > 0.5) == (t[0] > 0.5);
         passed &= right;
-        writeln!(out, "{} xor {} = {:.5}  (target {}) {}", x[0], x[1], y, t[0], if right { "ok" } else { "WRONG" })?;
+        writeln!(
+            out,
+            "{} xor {} = {:.5}  (target {}) {}",
+            x[0],
+            x[1],
+            y,
+            t[0],
+            if right { "ok" } else { "WRONG" }
+        )?;
     }
     writeln!(out, "XOR weights checksum {:08x}", checksum(&xor))?;
     Ok(passed)
 }
 
 #[inline(never)] // its stack frame is released before the next demonstration
-fn iris_section(out: &mut impl Write, train: &mut IrisSplit<IRIS_TRAIN>, test: &IrisSplit<IRIS_TEST>) -> Result<bool, fmt::Error> {
-    writeln!(out, "== Iris: 4-8-3 (tanh, logits), softmax cross-entropy, Adam lr 0.01, batches of 8, seed 11")?;
+fn iris_section(
+    out: &mut impl Write,
+    train: &mut IrisSplit<IRIS_TRAIN>,
+    test: &IrisSplit<IRIS_TEST>,
+) -> Result<bool, fmt::Error> {
+    writeln!(
+        out,
+        "== Iris: 4-8-3 (tanh, logits), softmax cross-entropy, Adam lr 0.01, batches of 8, seed 11"
+    )?;
     match train_iris(train, test, |epoch, loss| {
         let _ = writeln!(out, "epoch {epoch:>4}  loss {loss:.7}");
     }) {
@@ -254,10 +278,18 @@ fn iris_section(out: &mut impl Write, train: &mut IrisSplit<IRIS_TRAIN>, test: &
 
 #[inline(never)] // its stack frame is released before the next demonstration
 fn host_weights_section(out: &mut impl Write, test: &IrisSplit<IRIS_TEST>) -> Result<bool, fmt::Error> {
-    writeln!(out, "== Host-trained weights: 4-16-3 (ReLU, logits), {} parameters compiled in", HostIris::PARAMS)?;
+    writeln!(
+        out,
+        "== Host-trained weights: 4-16-3 (ReLU, logits), {} parameters compiled in",
+        HostIris::PARAMS
+    )?;
     match check_host_weights(test) {
         Ok((differ, largest, accuracy)) => {
-            writeln!(out, "logits that differ from the host's: {differ} of {} (largest difference {largest:e})", 3 * IRIS_TEST)?;
+            writeln!(
+                out,
+                "logits that differ from the host's: {differ} of {} (largest difference {largest:e})",
+                3 * IRIS_TEST
+            )?;
             writeln!(out, "test accuracy {accuracy:.3}")?;
             Ok(differ == 0 && accuracy >= 0.9)
         }

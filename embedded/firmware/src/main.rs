@@ -98,7 +98,10 @@ fn main() -> ! {
     let _ = sizes::<Iris, Adam<Iris>>(&mut out, "Iris/Adam");
     let _ = sizes::<HostIris, ()>(&mut out, "Host net");
     let statics = painted.0 - 0x2000_0000;
-    let _ = writeln!(out, "RAM: {statics} B of statics, peak stack {peak} B (all three demonstrations, printing included)");
+    let _ = writeln!(
+        out,
+        "RAM: {statics} B of statics, peak stack {peak} B (all three demonstrations, printing included)"
+    );
 
     debug::exit(if passed { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     loop {}

@@ -43,7 +43,15 @@ fn generate() -> ExitCode {
     let mut adam = Adam::new(0.005);
     for _ in 0..300 {
         shuffle_together(&mut train.inputs, &mut train.labels, &mut rng);
-        if let Err(e) = net.train_epoch(&train.inputs, &train.labels, &SoftmaxCrossEntropy, &mut adam, &mut grads, 16, Clip::None) {
+        if let Err(e) = net.train_epoch(
+            &train.inputs,
+            &train.labels,
+            &SoftmaxCrossEntropy,
+            &mut adam,
+            &mut grads,
+            16,
+            Clip::None,
+        ) {
             eprintln!("training failed: {e}");
             return ExitCode::FAILURE;
         }
@@ -69,7 +77,13 @@ fn generate() -> ExitCode {
     let _ = writeln!(source, "pub const LOGITS: [[u32; 3]; {}] = [", test.inputs.len());
     for x in &test.inputs {
         let y = net.forward(x);
-        let _ = writeln!(source, "    [0x{:08x}, 0x{:08x}, 0x{:08x}],", y[0].to_bits(), y[1].to_bits(), y[2].to_bits());
+        let _ = writeln!(
+            source,
+            "    [0x{:08x}, 0x{:08x}, 0x{:08x}],",
+            y[0].to_bits(),
+            y[1].to_bits(),
+            y[2].to_bits()
+        );
     }
     let _ = writeln!(source, "];");
 

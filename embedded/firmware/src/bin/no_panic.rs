@@ -21,17 +21,41 @@ type Net = (Dense<4, 8, ReLU>, Dense<8, 6, SiLU>, Dense<6, 3, Identity>);
 
 /// Trains with `optimizer` through every batch entry point; `true` if all
 /// results are finite.
-fn exercise<O: Optimizer<Net>>(mut optimizer: O, inputs: &mut [[f32; 4]; 12], labels: &mut [usize; 12]) -> bool {
+fn exercise<O: Optimizer<Net>>(
+    mut optimizer: O,
+    inputs: &mut [[f32; 4]; 12],
+    labels: &mut [usize; 12],
+) -> bool {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(black_box(3));
     let mut net: Net = Model::init(&mut rng);
     let mut grads = Net::zeroed();
-    let mut ok = net.check_data(&inputs[..], &labels[..], &SoftmaxCrossEntropy).is_ok() && optimizer.check().is_ok();
+    let mut ok =
+        net.check_data(&inputs[..], &labels[..], &SoftmaxCrossEntropy).is_ok() && optimizer.check().is_ok();
     for epoch in 0..black_box(5) {
         shuffle_together(&mut inputs[..], &mut labels[..], &mut rng);
         let clip = if epoch % 2 == 0 { Clip::Norm(1.0) } else { Clip::Value(0.5) };
         let batch = black_box(5);
-        ok &= net.train_epoch(&inputs[..], &labels[..], &SoftmaxCrossEntropy, &mut optimizer, &mut grads, batch, clip).is_ok();
-        ok &= net.train_step(&inputs[..4], &labels[..4], &SoftmaxCrossEntropy, &mut optimizer, &mut grads, Clip::None).is_ok();
+        ok &= net
+            .train_epoch(
+                &inputs[..],
+                &labels[..],
+                &SoftmaxCrossEntropy,
+                &mut optimizer,
+                &mut grads,
+                batch,
+                clip,
+            )
+            .is_ok();
+        ok &= net
+            .train_step(
+                &inputs[..4],
+                &labels[..4],
+                &SoftmaxCrossEntropy,
+                &mut optimizer,
+                &mut grads,
+                Clip::None,
+            )
+            .is_ok();
     }
     let mut outputs = [[0.0; 3]; 12];
     ok &= net.predict_into(&inputs[..], &mut outputs).is_ok();
