@@ -6,51 +6,11 @@
 //! evaluation and accuracy of `Train` run under the flag for a 3-layer net in
 //! `f32` and in `f64`, and the count must stay at zero.
 
+mod common;
 use backprop::prelude::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// thread-local cells are const-initialised and need no allocation themselves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: forwarded with the caller's layout, as GlobalAlloc requires.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` and returns how many allocations it made on this thread.
-fn allocations_in(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: common::Counting = common::Counting;
 
 fn train_steps<T: Float>() -> usize {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
@@ -61,7 +21,7 @@ fn train_steps<T: Float>() -> usize {
     let target = [T::zero(), T::one(), T::zero()];
     let mut checks = T::zero();
 
-    let count = allocations_in(|| {
+    let count = common::allocations_in(|| {
         for class in 0..3 {
             let y = net.forward(&x);
             let (y_tape, tape) = net.forward_tape(&x);
@@ -89,7 +49,7 @@ fn optimizer_steps<T: Float, O: Optimizer<Net<T>>>(mut optimizer: O) -> usize {
     let mut inputs = [[o, z, -o, o], [z, o, o, -o], [o, o, z, z], [-o, z, z, o], [z, z, o, o]];
     let mut labels = [0usize, 1, 2, 1, 0];
     let mut total = T::zero();
-    let count = allocations_in(|| {
+    let count = common::allocations_in(|| {
         for _ in 0..3 {
             let (y, tape) = net.forward_tape(&inputs[0]);
             grads.fill_zero();
@@ -141,7 +101,7 @@ fn optimizers_and_batch_training_allocate_nothing() {
 #[test]
 fn per_sample_training_allocates_nothing() {
     // The counter works: a Vec on this thread is seen.
-    assert_eq!(allocations_in(|| drop(std::hint::black_box(vec![1u8; 16]))), 1);
+    assert_eq!(common::allocations_in(|| drop(std::hint::black_box(vec![1u8; 16]))), 1);
 
     assert_eq!(train_steps::<f32>(), 0, "f32 forward/backward/loss/SGD allocated");
     assert_eq!(train_steps::<f64>(), 0, "f64 forward/backward/loss/SGD allocated");

@@ -6,11 +6,10 @@
 //! wrong implementation would break (bit-identical reruns, uniform shuffles,
 //! untouched models on error).
 
+mod common;
 use backprop::prelude::*;
 use backprop::train::{shuffle_together, EpochReport};
 use rand::Rng;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::ops::ControlFlow;
 
 /// A small regression net: 3 inputs, 2 linear outputs.
@@ -1447,38 +1446,8 @@ fn validation_accuracy_in_the_history_is_the_accuracy_after_each_epoch() {
 // 9. A training loop without an allocator
 // ---------------------------------------------------------------------------
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// thread-local cells are const-initialised and need no allocation themselves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: forwarded with the caller's layout, as GlobalAlloc requires.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: common::Counting = common::Counting;
 
 #[test]
 fn train_epoch_and_shuffle_together_learn_xor_without_allocating() {
@@ -1498,20 +1467,27 @@ fn train_epoch_and_shuffle_together_learn_xor_without_allocating() {
     let mut adam = Adam::new(0.05);
     let initial = net.evaluate(&inputs, &targets, &BinaryCrossEntropy).unwrap();
 
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
     let mut last = f64::NAN;
-    for _ in 0..300 {
-        shuffle_together(&mut inputs, &mut targets, &mut r);
-        last = net
-            .train_epoch(&inputs, &targets, &BinaryCrossEntropy, &mut adam, &mut grads, 4, Clip::Norm(5.0))
-            .expect("trains");
-    }
-    let final_loss = net.evaluate(&inputs, &targets, &BinaryCrossEntropy).unwrap();
-    let correct =
-        inputs.iter().zip(&targets).filter(|(x, t)| (net.forward(x)[0] > 0.5) == (t[0] > 0.5)).count();
-    COUNTING.with(|c| c.set(false));
-    let allocations = ALLOCATIONS.with(Cell::get);
+    let (mut final_loss, mut correct) = (f64::NAN, 0);
+    let allocations = common::allocations_in(|| {
+        for _ in 0..300 {
+            shuffle_together(&mut inputs, &mut targets, &mut r);
+            last = net
+                .train_epoch(
+                    &inputs,
+                    &targets,
+                    &BinaryCrossEntropy,
+                    &mut adam,
+                    &mut grads,
+                    4,
+                    Clip::Norm(5.0),
+                )
+                .expect("trains");
+        }
+        final_loss = net.evaluate(&inputs, &targets, &BinaryCrossEntropy).unwrap();
+        correct =
+            inputs.iter().zip(&targets).filter(|(x, t)| (net.forward(x)[0] > 0.5) == (t[0] > 0.5)).count();
+    });
 
     assert_eq!(allocations, 0, "train_epoch, shuffle_together and evaluate allocate nothing");
     assert!(last.is_finite());

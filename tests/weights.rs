@@ -6,11 +6,10 @@
 //! from the format's specification (Python's `struct`, `zlib.crc32` and its
 //! own FNV-1a), so the reader is checked against a second implementation.
 
+mod common;
 use backprop::prelude::*;
 use backprop::safetensors::{self, Names};
 use backprop::weights::{self, crc32, ScalarType, Storable};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
 type Mlp = (Dense<4, 16, Tanh>, Dense<16, 8, ReLU>, Dense<8, 3, Identity>);
 type Net = (Dense<2, 8, Tanh>, Dense<8, 1, Sigmoid>);
@@ -323,46 +322,8 @@ fn files() {
 // ---------------------------------------------------------------------------
 // No allocation: a counting global allocator, counting on this thread only.
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the
-// thread-local cells are const-initialised and need no allocation themselves.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: forwarded with the caller's layout, as GlobalAlloc requires.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_in(f: impl FnOnce()) -> usize {
-    ALLOCATIONS.with(|n| n.set(0));
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.with(Cell::get)
-}
+static GLOBAL: common::Counting = common::Counting;
 
 #[test]
 fn readers_and_writers_do_not_allocate() {
@@ -372,7 +333,7 @@ fn readers_and_writers_do_not_allocate() {
     let mut buffer = [0u8; 4096];
     let mut corrupt = *pytorch;
     corrupt[100] = b'#';
-    let count = allocations_in(|| {
+    let count = common::allocations_in(|| {
         weights::load(&mut model, MLP_BPW).unwrap();
         assert!(weights::load(&mut model, &MLP_BPW[..100]).is_err());
         let len = weights::write(&model, &mut buffer).unwrap();
