@@ -17,7 +17,7 @@ targets=(thumbv7em-none-eabihf thumbv6m-none-eabi)
 mkdir -p target/reports
 
 echo "-- formatting"
-cargo fmt --all -- --check
+cargo fmt -p backprop-demo -p backprop-firmware -p backprop-embedded-host -- --check
 
 echo "-- host"
 cargo run -q -p backprop-embedded-host --release > target/reports/host.txt

@@ -110,14 +110,5 @@ fn main() -> ! {
     loop {}
 }
 
-/// Any panic path left after optimisation calls this undefined symbol, so
-/// the binary does not link: a linked binary has no reachable panic.
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo) -> ! {
-    extern "C" {
-        fn a_panic_path_is_reachable() -> !;
-    }
-    // SAFETY: never called; the symbol does not exist, so if this call
-    // survives optimisation the link fails (which is the point).
-    unsafe { a_panic_path_is_reachable() }
-}
+#[path = "../no_panic_handler.rs"]
+mod no_panic_handler;
