@@ -1,4 +1,4 @@
-//! `fit` on the digits data: the training of `examples/digits.rs`, timed.
+//! `fit` on the digits data: the training of `examples/07_digits.rs`, timed.
 //!
 //! The net is the example's, `64 → 128 (ReLU) → 10`, `f32`, softmax
 //! cross-entropy on class indices, Adam (lr 0.003), mini-batches of 32,
@@ -40,7 +40,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-/// The net of `examples/digits.rs`.
+/// The net of `examples/07_digits.rs`.
 type Net = (Dense<64, 128, ReLU>, Dense<128, 10, Identity>);
 
 const SEED: u64 = 7;

@@ -1,4 +1,4 @@
-//! The XOR net of `examples/xor.rs` learns XOR, in `f32` and in `f64`.
+//! The XOR net of `examples/03_xor.rs` learns XOR, in `f32` and in `f64`.
 
 use backprop::prelude::*;
 

@@ -1,9 +1,9 @@
-//! Loading the CSV data sets in `data/` with the standard library only.
+//! What the examples share: loading the CSV data sets in `data/` with the
+//! standard library only, and (in [`plot`]) drawing their pictures.
 //!
-//! Shared by the `iris` and `digits` examples (and the `fit` bench) through
-//! `mod common;` (with a `#[path]` from `benches/`). Cargo only builds
-//! `examples/*.rs` and `examples/*/main.rs` as examples, so this directory is
-//! not one.
+//! Shared by the examples (and the `fit` bench) through `mod common;` (with a
+//! `#[path]` from `benches/`). Cargo only builds `examples/*.rs` and
+//! `examples/*/main.rs` as examples, so this directory is not one.
 //!
 //! The files are described in `data/DATA.md`: a header line, then one sample
 //! per line, `F` numeric features followed by an integer class. A split is a
@@ -16,6 +16,8 @@
 use std::error::Error;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+pub mod plot;
 
 /// The crate's `data/` directory, wherever the example is run from.
 pub fn data_dir() -> PathBuf {
@@ -189,4 +191,16 @@ impl<const F: usize> Standardiser<F> {
             }
         }
     }
+}
+
+/// A uniform random number in `[0, 1)`, from the generator's top 53 bits.
+pub fn uniform<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// A standard normal random number, by the Box–Muller transform.
+pub fn normal<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+    let u = 1.0 - uniform(rng); // in (0, 1]: its logarithm is finite
+    let v = uniform(rng);
+    (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
 }

@@ -1,4 +1,4 @@
-//! Digits: handwritten digits 0–9 from 8×8 images.
+//! 07 · Digits: handwritten digits 0–9 from 8×8 images.
 //!
 //! The data is the UCI "Optical Recognition of Handwritten Digits" set
 //! (Alpaydin and Kaynak, 1998), in `data/digits.csv`, as scikit-learn ships
@@ -24,7 +24,7 @@
 //! validation loss is flat by the end. Everything is seeded, so every run
 //! prints the same numbers.
 //!
-//! Run it with `cargo run --release --example digits`. Training takes about
+//! Run it with `cargo run --release --example 07_digits`. Training takes about
 //! 0.1–0.2 s (per-sample forward and backward passes on one core); the
 //! example prints the losses every 5 epochs, the training time, the test
 //! accuracy (about 98.5–99%; the target is 97.5%, and the example exits with

@@ -1,4 +1,4 @@
-//! Iris: three species of iris from four flower measurements.
+//! 06 · Iris: three species of iris from four flower measurements.
 //!
 //! The data is Fisher's Iris (1936), in `data/iris.csv`: 150 flowers, 50 of
 //! each species (setosa, versicolour, virginica), each measured four ways
@@ -24,7 +24,7 @@
 //! cosine-annealed learning rate. Everything is seeded, so every run prints
 //! the same numbers.
 //!
-//! Run it with `cargo run --release --example iris`. It takes a fraction of
+//! Run it with `cargo run --release --example 06_iris`. It takes a fraction of
 //! a second, prints the losses every 25 epochs and ends with the test
 //! accuracy, which should be 29/30 or 30/30 (the target is 29/30 = 96.7%; the
 //! example exits with status 1 if it misses it). Over seeds 0 to 29 the same

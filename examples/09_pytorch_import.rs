@@ -1,4 +1,4 @@
-//! A network trained in PyTorch, run here unchanged.
+//! 09 · A network trained in PyTorch, run here unchanged.
 //!
 //! `tests/pytorch/generate_safetensors.py` built this network in PyTorch,
 //!
@@ -14,8 +14,11 @@
 //! them.
 //!
 //! ```sh
-//! cargo run --example pytorch_import
+//! cargo run --example 09_pytorch_import
 //! ```
+//!
+//! It exits with status 1 if an output differs from PyTorch's by more than
+//! 1e-5 relative (the differences are rounding: about 1e-7).
 
 use backprop::prelude::*;
 use backprop::safetensors::{self, Names};
@@ -59,6 +62,10 @@ fn main() -> Result<(), Error> {
         );
     }
     println!("\nlargest relative difference {worst:.1e} (f32 has 24 bits: 6.0e-8 per rounding)\n");
+    if worst.is_nan() || worst > 1e-5 {
+        eprintln!("the outputs differ from PyTorch's by more than 1e-5 relative");
+        std::process::exit(1);
+    }
 
     // backprop's own format: size fixed by the type, no allocation, checked
     // against the architecture when read.
