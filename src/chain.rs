@@ -58,6 +58,11 @@
 //!         let d = self.0.backward(&tape.0, Feeds::back(&d), &mut grads.0);
 //!         d
 //!     }
+//!     fn backward_params(&self, tape: &Self::Tape, d: &L2::Output, grads: &mut Self) {
+//!         let d = self.2.backward(&tape.2, d, &mut grads.2);
+//!         let d = self.1.backward(&tape.1, Feeds::back(&d), &mut grads.1);
+//!         self.0.backward_params(&tape.0, Feeds::back(&d), &mut grads.0)
+//!     }
 //! }
 //!
 //! impl<L0, L1, L2> Params for (L0, L1, L2) where ... {
@@ -83,6 +88,7 @@
 //! ```
 
 use crate::model::{Architecture, Backward, Forward, LayerInfo, Params};
+use crate::simd::{self, Isa};
 use rand::Rng;
 
 /// `Self` (a layer's output) fits `Next` (the following layer's input).
@@ -103,6 +109,18 @@ pub trait Feeds<Next> {
     /// The gradient with respect to the next layer's input, as the gradient
     /// with respect to this layer's output.
     fn back(d_next: &Next) -> &Self;
+    /// A batch of this layer's outputs as a batch of the next layer's inputs
+    /// (the [batched path](crate::batch)).
+    fn feed_rows(rows: &[Self]) -> &[Next]
+    where
+        Self: Sized,
+        Next: Sized;
+    /// A buffer for this layer's output gradients, as the next layer's
+    /// buffer for its input gradients.
+    fn feed_rows_mut(rows: &mut [Self]) -> &mut [Next]
+    where
+        Self: Sized,
+        Next: Sized;
 }
 
 impl<T, const N: usize> Feeds<[T; N]> for [T; N] {
@@ -114,6 +132,14 @@ impl<T, const N: usize> Feeds<[T; N]> for [T; N] {
     fn back(d_next: &[T; N]) -> &[T; N] {
         d_next
     }
+    #[inline(always)]
+    fn feed_rows(rows: &[[T; N]]) -> &[[T; N]] {
+        rows
+    }
+    #[inline(always)]
+    fn feed_rows_mut(rows: &mut [[T; N]]) -> &mut [[T; N]] {
+        rows
+    }
 }
 
 /// Implements `Forward`, `Backward`, `Params` and `Architecture` for one tuple
@@ -123,6 +149,23 @@ impl<T, const N: usize> Feeds<[T; N]> for [T; N] {
 /// neighbouring pair `Prev Next`; the last element as `Type index`, then the
 /// remaining indices in reverse order.
 macro_rules! chain {
+    // `backward_params`: `backward` from the last layer down to the second,
+    // `backward_params` on the first (the last index listed). The last layer
+    // takes `d` as it is, every other one through `Feeds::back`.
+    (@params $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $only:tt) => {
+        $s.$only.backward_params_with($isa, &$tape.$only, $d, &mut $grads.$only)
+    };
+    (@params $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $last:tt, $($rest:tt),+) => {
+        let d = $s.$last.backward_with($isa, &$tape.$last, $d, &mut $grads.$last);
+        chain!(@params_fed $isa $s $tape $grads; d; $($rest),+)
+    };
+    (@params_fed $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $first:tt) => {
+        $s.$first.backward_params_with($isa, &$tape.$first, Feeds::back(&$d), &mut $grads.$first)
+    };
+    (@params_fed $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $next:tt, $($rest:tt),+) => {
+        let d = $s.$next.backward_with($isa, &$tape.$next, Feeds::back(&$d), &mut $grads.$next);
+        chain!(@params_fed $isa $s $tape $grads; d; $($rest),+)
+    };
     (
         layers: $L0:ident $t0:ident $i0:tt $(, $L:ident $t:ident $i:tt)*;
         pairs: $($P:ident $N:ident),*;
@@ -137,8 +180,13 @@ macro_rules! chain {
 
             #[inline]
             fn forward(&self, x: &Self::Input) -> Self::Output {
-                let x = self.$i0.forward(x);
-                $( let x = self.$i.forward(Feeds::feed(&x)); )*
+                simd::dispatch(simd::Forwards { model: self, x })
+            }
+
+            #[inline(always)]
+            fn forward_with<I: Isa>(&self, isa: I, x: &Self::Input) -> Self::Output {
+                let x = self.$i0.forward_with(isa, x);
+                $( let x = self.$i.forward_with(isa, Feeds::feed(&x)); )*
                 x
             }
         }
@@ -151,16 +199,36 @@ macro_rules! chain {
 
             #[inline]
             fn forward_tape(&self, x: &Self::Input) -> (Self::Output, Self::Tape) {
-                let (x, $t0) = self.$i0.forward_tape(x);
-                $( let (x, $t) = self.$i.forward_tape(Feeds::feed(&x)); )*
-                (x, ($t0, $($t,)*))
+                simd::dispatch(simd::ForwardsTape { model: self, x })
             }
 
             #[inline]
             fn backward(&self, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
-                let d = self.$last.backward(&tape.$last, d, &mut grads.$last);
-                $( let d = self.$j.backward(&tape.$j, Feeds::back(&d), &mut grads.$j); )*
+                simd::dispatch(simd::Backwards { model: self, tape, d_output: d, grads })
+            }
+
+            #[inline]
+            fn backward_params(&self, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
+                simd::dispatch(simd::BackwardsParams { model: self, tape, d_output: d, grads })
+            }
+
+            #[inline(always)]
+            fn forward_tape_with<I: Isa>(&self, isa: I, x: &Self::Input) -> (Self::Output, Self::Tape) {
+                let (x, $t0) = self.$i0.forward_tape_with(isa, x);
+                $( let (x, $t) = self.$i.forward_tape_with(isa, Feeds::feed(&x)); )*
+                (x, ($t0, $($t,)*))
+            }
+
+            #[inline(always)]
+            fn backward_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
+                let d = self.$last.backward_with(isa, &tape.$last, d, &mut grads.$last);
+                $( let d = self.$j.backward_with(isa, &tape.$j, Feeds::back(&d), &mut grads.$j); )*
                 d
+            }
+
+            #[inline(always)]
+            fn backward_params_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
+                chain!(@params isa self tape grads; d; $last $(, $j)*);
             }
         }
 
@@ -177,6 +245,19 @@ macro_rules! chain {
                 ($L0::random(rng), $($L::random(rng),)*)
             }
 
+            fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+                self.$i0.randomize(rng);
+                $( self.$i.randomize(rng); )*
+            }
+
+            fn zero_bytes_are_zeroed(seal: crate::model::seal::Seal) -> bool
+            where
+                Self::Scalar: 'static,
+            {
+                $L0::zero_bytes_are_zeroed(seal) $(&& $L::zero_bytes_are_zeroed(seal))*
+            }
+
+            #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline)]
             fn visit<const M: usize, const S: usize, F>(
                 mut mutable: [&mut Self; M],
                 shared: [&Self; S],

@@ -2,6 +2,7 @@
 
 use crate::activation::Activation;
 use crate::model::{Architecture, Backward, Forward, LayerInfo, Params};
+use crate::simd;
 use num_traits::Float;
 use rand::Rng;
 
@@ -85,20 +86,51 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
     }
 
     /// The pre-activation `z = W x + b`.
+    ///
+    /// Each `z_o` is summed with the fixed order of [`simd::dot`] (eight
+    /// partial sums), so it has the same bits on every platform.
     #[inline]
     pub fn affine(&self, x: &[T; IN]) -> [T; OUT] {
-        let mut z = self.bias;
-        for (z_o, w_o) in z.iter_mut().zip(&self.weights) {
-            *z_o = *z_o + dot(w_o, x);
-        }
-        z
+        simd::affine(&self.weights, &self.bias, x)
     }
-}
 
-/// `Σ_i w_i x_i`.
-#[inline(always)]
-fn dot<T: Float, const N: usize>(w: &[T; N], x: &[T; N]) -> T {
-    w.iter().zip(x).fold(T::zero(), |s, (&w_i, &x_i)| s + w_i * x_i)
+    // The two kernels below are inlined into every caller on desktop CPUs,
+    // where the SIMD dispatch needs them compiled inside its AVX2 function;
+    // on microcontrollers each layer shape keeps one out-of-line copy, which
+    // keeps firmware small.
+
+    /// The forward pass for one sample: `(z, a)`.
+    ///
+    /// [`Forward::forward`] and [`Backward::forward_tape`] run this, compiled
+    /// for the CPU's SIMD extension (see [`simd`](crate::simd)).
+    #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
+    pub(crate) fn forward_sample<I: simd::Isa>(&self, isa: I, x: &[T; IN]) -> ([T; OUT], [T; OUT]) {
+        let z = isa.affine(&self.weights, &self.bias, x); //    z = W x + b
+        let a = simd::map(&z, A::f); //                         a = f(z)
+        (z, a)
+    }
+
+    /// The backward pass for one sample: adds `∂L/∂W` and `∂L/∂b` into
+    /// `grads` and returns `∂L/∂x` (zeros unless `INPUT_GRADIENT`).
+    #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
+    pub(crate) fn backward_sample<const INPUT_GRADIENT: bool>(
+        &self,
+        tape: &DenseTape<IN, OUT, T>,
+        d_output: &[T; OUT],
+        grads: &mut Self,
+    ) -> [T; IN] {
+        // δ_o = ∂L/∂a_o · f'(z_o)
+        let delta = simd::map3(d_output, &tape.pre_activation, &tape.output, |d, z, a| d * A::df(z, a));
+        // ∂L/∂b_o += δ_o
+        simd::add_assign(&mut grads.bias, &delta);
+        // ∂L/∂W_oi += δ_o x_i  (G += δ xᵀ)  and  ∂L/∂x_i = Σ_o W_oi δ_o  (Wᵀ δ)
+        simd::outer_and_transposed::<T, IN, OUT, INPUT_GRADIENT>(
+            &self.weights,
+            &delta,
+            &tape.input,
+            &mut grads.weights,
+        )
+    }
 }
 
 impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Forward for Dense<IN, OUT, A, T> {
@@ -107,7 +139,12 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Forward for Den
 
     #[inline]
     fn forward(&self, x: &[T; IN]) -> [T; OUT] {
-        self.affine(x).map(A::f)
+        simd::dispatch(simd::Forwards { model: self, x })
+    }
+
+    #[inline(always)]
+    fn forward_with<I: simd::Isa>(&self, isa: I, x: &[T; IN]) -> [T; OUT] {
+        self.forward_sample(isa, x).1
     }
 }
 
@@ -116,30 +153,45 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Backward for De
 
     #[inline]
     fn forward_tape(&self, x: &[T; IN]) -> ([T; OUT], Self::Tape) {
-        let z = self.affine(x);
-        let a = z.map(A::f);
-        (a, DenseTape { input: *x, pre_activation: z, output: a })
+        simd::dispatch(simd::ForwardsTape { model: self, x })
     }
 
     #[inline]
     fn backward(&self, tape: &Self::Tape, d_output: &[T; OUT], grads: &mut Self) -> [T; IN] {
-        let x = &tape.input;
-        let mut d_input = [T::zero(); IN];
-        // Indexed by `o` so that the code reads like the formulas above.
-        #[allow(clippy::needless_range_loop)]
-        for o in 0..OUT {
-            // δ_o = ∂L/∂a_o · f'(z_o)
-            let delta = d_output[o] * A::df(tape.pre_activation[o], tape.output[o]);
-            // ∂L/∂b_o += δ_o
-            grads.bias[o] = grads.bias[o] + delta;
-            // ∂L/∂W_oi += δ_o x_i  and  ∂L/∂x_i += W_oi δ_o
-            let (w_o, g_o) = (&self.weights[o], &mut grads.weights[o]);
-            for ((g, d_x), (&w, &x_i)) in g_o.iter_mut().zip(d_input.iter_mut()).zip(w_o.iter().zip(x)) {
-                *g = *g + delta * x_i;
-                *d_x = *d_x + w * delta;
-            }
-        }
-        d_input
+        simd::dispatch(simd::Backwards { model: self, tape, d_output, grads })
+    }
+
+    #[inline]
+    fn backward_params(&self, tape: &Self::Tape, d_output: &[T; OUT], grads: &mut Self) {
+        simd::dispatch(simd::BackwardsParams { model: self, tape, d_output, grads })
+    }
+
+    #[inline(always)]
+    fn forward_tape_with<I: simd::Isa>(&self, isa: I, x: &[T; IN]) -> ([T; OUT], Self::Tape) {
+        let (z, a) = self.forward_sample(isa, x);
+        (a, DenseTape { input: *x, pre_activation: z, output: a })
+    }
+
+    #[inline(always)]
+    fn backward_with<I: simd::Isa>(
+        &self,
+        _isa: I,
+        tape: &Self::Tape,
+        d_output: &[T; OUT],
+        grads: &mut Self,
+    ) -> [T; IN] {
+        self.backward_sample::<true>(tape, d_output, grads)
+    }
+
+    #[inline(always)]
+    fn backward_params_with<I: simd::Isa>(
+        &self,
+        _isa: I,
+        tape: &Self::Tape,
+        d_output: &[T; OUT],
+        grads: &mut Self,
+    ) {
+        self.backward_sample::<false>(tape, d_output, grads);
     }
 }
 
@@ -155,6 +207,26 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Params for Dens
         Self::random_with(A::INIT, rng)
     }
 
+    fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        for w in self.weights.as_flattened_mut() {
+            *w = A::INIT.sample(IN, OUT, rng);
+        }
+        self.bias = [T::zero(); OUT];
+    }
+
+    fn zero_bytes_are_zeroed(_: crate::model::seal::Seal) -> bool
+    where
+        T: 'static,
+    {
+        use core::any::TypeId;
+        let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+        // A zero-sized activation has no bytes; making one proves that the
+        // type has a value at all.
+        let _ = A::default();
+        float && core::mem::size_of::<A>() == 0
+    }
+
+    #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline)]
     fn visit<const M: usize, const S: usize, F>(mut mutable: [&mut Self; M], shared: [&Self; S], f: &mut F)
     where
         F: FnMut([&mut [T]; M], [&[T]; S]),

@@ -44,6 +44,14 @@
 //!   PyTorch does.
 //! * [`optim`]: the optimizers; [`init`]: Glorot and He initialisation;
 //!   [`gradcheck`]: finite-difference gradient checking.
+//! * Two execution paths, one answer: the per-sample path above (no
+//!   allocation, SIMD kernels in [`simd`] with a summation order that gives
+//!   the same bits on every target) and, with `alloc`, the [`batch`]ed path,
+//!   where a mini-batch is a matrix and each wide layer one matrix product;
+//!   [`Train::fit`](train::Train::fit) picks per layer and batch size.
+//! * Big models: `Box<M>` is a model too, created and initialised in place on
+//!   the heap ([`boxed`]); `PARAMS`, [`Model::BYTES`] and
+//!   [`Model::TAPE_BYTES`] give the sizes at compile time.
 //! * Weights in and out, without an allocator: [`weights`], a compact
 //!   checksummed format that refuses weights of another architecture
 //!   ([`Architecture`] describes a model from its type), and [`safetensors`],
@@ -52,7 +60,8 @@
 //! # Features
 //!
 //! * `std` (default): float maths from the standard library; implies `alloc`.
-//! * `alloc`: heap-backed conveniences (none of the per-sample path needs it).
+//! * `alloc`: the batched path ([`batch`]), boxed models ([`boxed`]), `fit`'s
+//!   history (none of the per-sample path needs it).
 //! * `libm`: float maths from the pure-Rust `libm` crate, for `no_std`
 //!   targets: `default-features = false, features = ["libm"]`.
 //!
@@ -60,7 +69,7 @@
 
 #![no_std]
 #![deny(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 #[cfg(not(any(feature = "std", feature = "libm")))]
 compile_error!(
@@ -72,6 +81,10 @@ compile_error!(
 extern crate std;
 
 pub mod activation;
+#[cfg(feature = "alloc")]
+pub mod batch;
+#[cfg(feature = "alloc")]
+pub mod boxed;
 pub mod chain;
 mod dense;
 pub mod error;
@@ -82,6 +95,7 @@ pub mod math;
 mod model;
 pub mod optim;
 pub mod safetensors;
+pub mod simd;
 pub mod train;
 pub mod weights;
 
@@ -103,6 +117,8 @@ pub mod prelude {
     pub use crate::activation::{
         Activation, Elu, Gelu, GeluErf, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh,
     };
+    #[cfg(feature = "alloc")]
+    pub use crate::batch::{Batched, Workspace};
     pub use crate::chain::Feeds;
     pub use crate::init::Init;
     pub use crate::loss::{

@@ -25,6 +25,20 @@ pub trait Forward {
 
     /// Computes the output for one sample.
     fn forward(&self, input: &Self::Input) -> Self::Output;
+
+    /// [`forward`](Forward::forward) compiled for an instruction set that
+    /// has already been chosen: a chain runs its layers through this inside
+    /// one [`simd`](crate::simd) dispatch. Layers defined outside this crate
+    /// keep the default, which calls `forward`.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn forward_with<I: crate::simd::Isa>(&self, isa: I, input: &Self::Input) -> Self::Output
+    where
+        Self: Sized,
+    {
+        let _ = isa;
+        self.forward(input)
+    }
 }
 
 /// The backward pass: the chain rule through the layer.
@@ -49,6 +63,57 @@ pub trait Backward: Forward + Params {
     /// Given `∂L/∂output` for the sample recorded in `tape`, adds the
     /// parameter gradients `∂L/∂θ` into `grads` and returns `∂L/∂input`.
     fn backward(&self, tape: &Self::Tape, d_output: &Self::Output, grads: &mut Self) -> Self::Input;
+
+    /// As [`backward`](Backward::backward), but without `∂L/∂input`: what a
+    /// training step calls on a whole network, whose first layer's input
+    /// gradient nothing needs. `Dense` skips the product `Wᵀ δ` of its input
+    /// gradient; a chain runs `backward` on every layer but the first, and
+    /// `backward_params` on the first.
+    fn backward_params(&self, tape: &Self::Tape, d_output: &Self::Output, grads: &mut Self) {
+        let _ = self.backward(tape, d_output, grads);
+    }
+
+    /// [`forward_tape`](Backward::forward_tape) for a chosen instruction set
+    /// (see [`Forward::forward_with`]).
+    #[doc(hidden)]
+    #[inline(always)]
+    fn forward_tape_with<I: crate::simd::Isa>(
+        &self,
+        isa: I,
+        input: &Self::Input,
+    ) -> (Self::Output, Self::Tape) {
+        let _ = isa;
+        self.forward_tape(input)
+    }
+
+    /// [`backward`](Backward::backward) for a chosen instruction set.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn backward_with<I: crate::simd::Isa>(
+        &self,
+        isa: I,
+        tape: &Self::Tape,
+        d_output: &Self::Output,
+        grads: &mut Self,
+    ) -> Self::Input {
+        let _ = isa;
+        self.backward(tape, d_output, grads)
+    }
+
+    /// [`backward_params`](Backward::backward_params) for a chosen
+    /// instruction set.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn backward_params_with<I: crate::simd::Isa>(
+        &self,
+        isa: I,
+        tape: &Self::Tape,
+        d_output: &Self::Output,
+        grads: &mut Self,
+    ) {
+        let _ = isa;
+        self.backward_params(tape, d_output, grads)
+    }
 }
 
 /// Access to a model's parameters as flat slices of scalars.
@@ -70,6 +135,28 @@ pub trait Params: Sized {
     /// [`Init`](crate::init::Init) (by activation), biases zero. Layers draw
     /// from `rng` in order, so the same seed gives the same model.
     fn random<R: Rng + ?Sized>(rng: &mut R) -> Self;
+
+    /// Re-initialises the model in place, with the same draws as
+    /// [`random`](Params::random) (what a boxed model uses, so that no copy
+    /// of it is ever made on the stack).
+    fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        *self = Self::random(rng);
+    }
+
+    /// Whether memory whose bytes are all zero holds a valid value of this
+    /// type, with every parameter zero: true for `Dense` layers over `f32`
+    /// and `f64` and for tuples of such, which lets `Box<M>` be created
+    /// zeroed on the heap instead of being built on the stack and moved.
+    ///
+    /// Sealed: only this crate can answer `true` (the argument's type cannot
+    /// be named outside it), because unsafe code relies on the answer.
+    #[doc(hidden)]
+    fn zero_bytes_are_zeroed(_: seal::Seal) -> bool
+    where
+        Self::Scalar: 'static,
+    {
+        false
+    }
 
     /// Walks the parameter tensors of several models of this type in
     /// lockstep: for each tensor, `f` receives that tensor of every model in
@@ -153,9 +240,27 @@ pub trait Model: Backward {
     fn init<R: Rng + ?Sized>(rng: &mut R) -> Self {
         Self::random(rng)
     }
+
+    /// The size of the model in bytes, `size_of::<Self>()`: its parameters
+    /// (a `Box<M>` is a pointer; see [`Model::BYTES`] of `M`). Gradients have
+    /// the model's type, so they take as much again.
+    const BYTES: usize = core::mem::size_of::<Self>();
+
+    /// The size in bytes of the tape [`forward_tape`](Backward::forward_tape)
+    /// returns (on the stack), `size_of::<Self::Tape>()`: for each `Dense`
+    /// layer its input, pre-activation and output.
+    const TAPE_BYTES: usize = core::mem::size_of::<Self::Tape>();
 }
 
 impl<M: Backward> Model for M {}
+
+/// The argument type of [`Params::zero_bytes_are_zeroed`], which only this
+/// crate can name.
+pub(crate) mod seal {
+    /// A value only this crate can make.
+    #[derive(Clone, Copy, Debug)]
+    pub struct Seal(pub(crate) ());
+}
 
 /// A model's architecture, known from its type alone: its `Dense` layers in
 /// forward order, each with its widths and activation.

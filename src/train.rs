@@ -42,6 +42,14 @@ use core::ops::ControlFlow;
 #[cfg(feature = "alloc")]
 use rand::Rng;
 
+#[cfg(feature = "alloc")]
+use crate::batch::{Batched, Workspace};
+
+/// The number of rows [`Train::predict`] sends through the batched path at
+/// a time.
+#[cfg(feature = "alloc")]
+pub const PREDICT_BATCH: usize = 256;
+
 /// Gradient clipping, applied to the batch gradient before the optimizer
 /// step.
 ///
@@ -151,6 +159,32 @@ fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
     })?;
     check_inputs(inputs)?;
     check_targets(loss, targets)
+}
+
+/// `dst ← src`, parameter by parameter, in place.
+#[cfg(feature = "alloc")]
+fn copy_params<M: Params>(dst: &mut M, src: &M) {
+    M::visit([dst], [src], &mut |[dst], [src]| dst.copy_from_slice(src));
+}
+
+/// A zeroed `M` on the heap, made there ([`Box<M>`'s `zeroed`](crate::boxed)).
+#[cfg(feature = "alloc")]
+fn boxed_zeroed<M: Params>() -> Box<M>
+where
+    M::Scalar: 'static,
+{
+    <Box<M> as Params>::zeroed()
+}
+
+/// A copy of `model`'s parameters in a new box, made in place.
+#[cfg(feature = "alloc")]
+fn boxed_copy<M: Params>(model: &M) -> Box<M>
+where
+    M::Scalar: 'static,
+{
+    let mut copy = boxed_zeroed::<M>();
+    copy_params(&mut *copy, model);
+    copy
 }
 
 /// Whether every parameter of `model` is finite.
@@ -288,9 +322,25 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     }
 
     /// The output for every input.
+    ///
+    /// When the model has a layer wide enough for the [batched
+    /// path](crate::batch) to pay, the inputs go through it in batches of
+    /// [`PREDICT_BATCH`] rows (each such layer one matrix product per batch);
+    /// otherwise one by one through [`forward`](crate::Forward::forward).
     #[cfg(feature = "alloc")]
-    fn predict(&self, inputs: &[[T; IN]]) -> Vec<[T; N]> {
-        inputs.iter().map(|x| self.forward(x)).collect()
+    fn predict(&self, inputs: &[[T; IN]]) -> Vec<[T; N]>
+    where
+        Self: Batched,
+    {
+        if !Self::uses_gemm(inputs.len().min(PREDICT_BATCH)) {
+            return inputs.iter().map(|x| self.forward(x)).collect();
+        }
+        let mut workspace = Workspace::<Self>::new();
+        let mut outputs = Vec::with_capacity(inputs.len());
+        for batch in inputs.chunks(PREDICT_BATCH) {
+            outputs.extend_from_slice(workspace.forward(self, batch));
+        }
+        outputs
     }
 
     /// The predicted class of one sample: the index of the largest output
@@ -351,7 +401,8 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         rng: &mut R,
     ) -> Result<History<T>, Error>
     where
-        Self: Clone,
+        Self: Batched,
+        T: 'static,
         L: Loss<T, N>,
         O: Optimizer<Self>,
         R: Rng + ?Sized,
@@ -660,8 +711,8 @@ fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
     rng: &mut R,
 ) -> Result<History<T>, Error>
 where
-    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T> + Clone,
-    T: Float,
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T> + Batched,
+    T: Float + 'static,
     L: Loss<T, N>,
     O: Optimizer<M>,
     R: Rng + ?Sized,
@@ -689,8 +740,13 @@ where
     let initial_lr = optimizer.learning_rate();
     let mut train = || -> Result<History<T>, Error> {
         let mut order: Vec<usize> = (0..inputs.len()).collect();
-        let mut grads: Box<M> = Box::new(M::zeroed());
-        let mut last_finite: Box<M> = Box::new(model.clone());
+        // The batched path's matrices and gather buffers (allocated on first use).
+        let mut workspace = Workspace::<M>::new();
+        let mut gathered_targets: Vec<L::Target> = Vec::new();
+        // Gradients and weight copies on the heap, made and copied in place
+        // (a big model never passes through the stack).
+        let mut grads: Box<M> = boxed_zeroed();
+        let mut last_finite: Box<M> = boxed_copy(model);
         let mut best: Option<(T, usize, Box<M>)> = None;
         let mut history = History {
             epochs: Vec::with_capacity(options.epochs),
@@ -707,18 +763,42 @@ where
 
             let mut total = T::zero();
             for (batch, indices) in order.chunks(options.batch_size).enumerate() {
-                let samples = indices.iter().map(|&i| (&inputs[i], &targets[i]));
-                let mean = batch_gradient(model, samples, loss, &mut grads);
+                let mean = if M::uses_gemm(indices.len()) {
+                    // The batched path: the rows as a matrix, gathered when shuffled.
+                    match (options.shuffle, indices.first()) {
+                        (false, Some(&first)) => {
+                            let rows = first..first + indices.len();
+                            workspace.gradient(
+                                model,
+                                &inputs[rows.clone()],
+                                &targets[rows],
+                                loss,
+                                &mut grads,
+                            )?
+                        }
+                        _ => workspace.gradient_of_rows(
+                            model,
+                            (inputs, targets),
+                            indices,
+                            &mut gathered_targets,
+                            loss,
+                            &mut grads,
+                        )?,
+                    }
+                } else {
+                    let samples = indices.iter().map(|&i| (&inputs[i], &targets[i]));
+                    batch_gradient(model, samples, loss, &mut grads)
+                };
                 let diverged =
                     |loss: T| Error::Diverged { epoch, batch, loss: loss.to_f64().unwrap_or(f64::NAN) };
                 if !mean.is_finite() {
                     return Err(diverged(mean));
                 }
                 options.clip.apply(&mut *grads);
-                (*last_finite).clone_from(model);
+                copy_params(&mut *last_finite, model);
                 optimizer.step(model, &grads);
                 if !all_finite(model) {
-                    model.clone_from(&last_finite);
+                    copy_params(model, &last_finite);
                     return Err(diverged(mean));
                 }
                 total = total + mean * count(indices.len());
@@ -758,10 +838,10 @@ where
                         *best_loss = monitored;
                         *best_epoch = epoch;
                         if keep {
-                            (**weights).clone_from(model);
+                            copy_params(&mut **weights, model);
                         }
                     }
-                    None => best = Some((monitored, epoch, Box::new(model.clone()))),
+                    None => best = Some((monitored, epoch, boxed_copy(model))),
                 }
                 history.best_epoch = epoch;
             }
@@ -782,7 +862,7 @@ where
 
         if let (Some(stop), Some((_, _, weights))) = (options.early_stopping, &best) {
             if stop.restore_best {
-                model.clone_from(weights);
+                copy_params(model, weights);
             }
         }
         Ok(history)

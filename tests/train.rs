@@ -229,7 +229,7 @@ fn fit_err<M, L, O, const IN: usize, const N: usize>(
     options: FitOptions<'_, f64, IN, L::Target>,
 ) -> Error
 where
-    M: Model<Input = [f64; IN], Output = [f64; N]> + Params<Scalar = f64> + Clone,
+    M: Model<Input = [f64; IN], Output = [f64; N]> + Params<Scalar = f64> + Batched + Clone,
     L: Loss<f64, N>,
     O: Optimizer<M>,
 {

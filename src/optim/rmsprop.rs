@@ -2,7 +2,7 @@
 
 use super::{check_learning_rate, check_weight_decay, require, Optimizer};
 use crate::error::Error;
-use crate::math::cast;
+use crate::math::{cast, flush_subnormal};
 use crate::model::Params;
 use num_traits::Float;
 
@@ -24,7 +24,9 @@ use num_traits::Float;
 /// ```
 ///
 /// Defaults as PyTorch: `α = 0.99`, `ε = 1e-8`, `μ = 0`, `λ = 0`, not
-/// centred (PyTorch's default learning rate is `0.01`).
+/// centred (PyTorch's default learning rate is `0.01`). State values that
+/// fall below the smallest normal number are set to zero
+/// ([`flush_subnormal`](crate::math::flush_subnormal)).
 #[derive(Clone, Debug)]
 pub struct RmsProp<M> {
     lr: f64,
@@ -42,6 +44,11 @@ pub struct RmsProp<M> {
 }
 
 impl<M: Params> RmsProp<M> {
+    /// The optimizer's size in bytes, its per-parameter state included
+    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
+    /// must set aside for it.
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
+
     /// RMSprop with learning rate `lr` and PyTorch's defaults for everything
     /// else.
     pub fn new(lr: f64) -> Self {
@@ -89,6 +96,50 @@ impl<M: Params> RmsProp<M> {
     }
 }
 
+/// The scalars and switches of one RMSprop step.
+#[derive(Clone, Copy)]
+struct Rule<T> {
+    lr: T,
+    alpha: T,
+    one_minus_alpha: T,
+    eps: T,
+    mu: T,
+    lambda: T,
+    decay: bool,
+    centered: bool,
+    momentum: bool,
+}
+
+impl<T: Float> Rule<T> {
+    /// The update of one tensor; the slices are separate arguments so that
+    /// the compiler knows they do not overlap, and vectorises the loop.
+    #[inline]
+    fn apply(&self, theta: &mut [T], square_avg: &mut [T], grad_avg: &mut [T], buffer: &mut [T], grad: &[T]) {
+        let Rule { lr, alpha, one_minus_alpha, eps, mu, lambda, decay, centered, momentum } = *self;
+        let slots =
+            theta.iter_mut().zip(square_avg.iter_mut()).zip(grad_avg.iter_mut()).zip(buffer.iter_mut());
+        for ((((theta, s), a), b), &g) in slots.zip(grad) {
+            let mut g = g;
+            if decay {
+                g = g + lambda * *theta; //                   g ← g + λ θ
+            }
+            *s = flush_subnormal(alpha * *s + one_minus_alpha * g * g); //  s ← α s + (1 - α) g²
+            let d = if centered {
+                *a = flush_subnormal(*a + one_minus_alpha * (g - *a)); //   a ← α a + (1 - α) g
+                (*s - *a * *a).sqrt() + eps
+            } else {
+                s.sqrt() + eps
+            };
+            if momentum {
+                *b = flush_subnormal(mu * *b + g / d); //                   b ← μ b + g / d
+                *theta = *theta - lr * *b;
+            } else {
+                *theta = *theta - lr * (g / d);
+            }
+        }
+    }
+}
+
 impl<M: Params> Optimizer<M> for RmsProp<M> {
     fn step(&mut self, model: &mut M, grads: &M) {
         let lr: M::Scalar = cast(self.lr);
@@ -97,34 +148,12 @@ impl<M: Params> Optimizer<M> for RmsProp<M> {
             (cast(self.eps), cast(self.momentum), cast(self.weight_decay));
         let (decay, centered, momentum) = (self.weight_decay != 0.0, self.centered, self.momentum > 0.0);
 
+        let rule = Rule { lr, alpha, one_minus_alpha, eps, mu, lambda, decay, centered, momentum };
         M::visit(
             [model, &mut self.square_avg, &mut self.grad_avg, &mut self.buffer],
             [grads],
             &mut |[theta, square_avg, grad_avg, buffer], [grad]| {
-                let slots = theta
-                    .iter_mut()
-                    .zip(square_avg.iter_mut())
-                    .zip(grad_avg.iter_mut())
-                    .zip(buffer.iter_mut());
-                for ((((theta, s), a), b), &g) in slots.zip(grad) {
-                    let mut g = g;
-                    if decay {
-                        g = g + lambda * *theta; //                   g ← g + λ θ
-                    }
-                    *s = alpha * *s + one_minus_alpha * g * g; //     s ← α s + (1 - α) g²
-                    let d = if centered {
-                        *a = *a + one_minus_alpha * (g - *a); //      a ← α a + (1 - α) g
-                        (*s - *a * *a).sqrt() + eps
-                    } else {
-                        s.sqrt() + eps
-                    };
-                    if momentum {
-                        *b = mu * *b + g / d; //                      b ← μ b + g / d
-                        *theta = *theta - lr * *b;
-                    } else {
-                        *theta = *theta - lr * (g / d);
-                    }
-                }
+                rule.apply(theta, square_avg, grad_avg, buffer, grad)
             },
         );
     }

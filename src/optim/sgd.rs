@@ -8,7 +8,7 @@
 
 use super::{check_learning_rate, check_weight_decay, require, Optimizer};
 use crate::error::Error;
-use crate::math::cast;
+use crate::math::{cast, flush_subnormal};
 use crate::model::Params;
 use num_traits::{Float, One, Zero};
 
@@ -48,6 +48,11 @@ pub struct Sgd<T = f32> {
 }
 
 impl<T: Float> Sgd<T> {
+    /// The optimizer's size in bytes, two scalars and no per-parameter state
+    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
+    /// must set aside for it.
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
+
     /// SGD with learning rate `lr` and no weight decay.
     pub fn new(lr: f64) -> Self {
         Self { lr: cast(lr), weight_decay: T::zero() }
@@ -108,10 +113,10 @@ impl<M: Params> Optimizer<M> for Sgd<M::Scalar> {
     fn reset(&mut self) {}
 }
 
-/// `θ ← θ - η (g + λ θ)` over one tensor. Out of line: one copy serves every
-/// tensor of every model, which keeps firmware small; the loop inside still
-/// vectorises.
-#[inline(never)]
+/// `θ ← θ - η (g + λ θ)` over one tensor. Out of line on microcontrollers:
+/// one copy serves every tensor of every model, which keeps firmware small.
+#[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline)]
+#[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")), inline(never))]
 fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T) {
     let decay = lambda != T::zero();
     for (theta, &g) in theta.iter_mut().zip(grad) {
@@ -137,7 +142,8 @@ fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T) {
 /// ```
 ///
 /// The first step starts the buffer at the undamped gradient, as PyTorch
-/// does. With `μ = 0` it behaves exactly as plain [`Sgd`]. Nesterov momentum
+/// does. Buffer values that fall below the smallest normal number are set to
+/// zero ([`flush_subnormal`](crate::math::flush_subnormal)). With `μ = 0` it behaves exactly as plain [`Sgd`]. Nesterov momentum
 /// requires `μ > 0` and `τ = 0`, as in PyTorch.
 ///
 /// ```
@@ -160,6 +166,11 @@ pub struct SgdMomentum<M: Params> {
 }
 
 impl<M: Params> SgdMomentum<M> {
+    /// The optimizer's size in bytes, its per-parameter state included
+    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
+    /// must set aside for it.
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
+
     /// Sets the dampening `τ` (default 0).
     pub fn dampening(mut self, dampening: f64) -> Self {
         self.dampening = cast(dampening);
@@ -244,7 +255,7 @@ impl<T: Float> Momentum<T> {
         let decay = lambda != T::zero();
         for ((theta, b), &g) in theta.iter_mut().zip(buffer.iter_mut()).zip(grad) {
             let g = if decay { g + lambda * *theta } else { g }; //           g ← g + λ θ
-            *b = if started { mu * *b + one_minus_tau * g } else { g }; //    b ← μ b + (1 - τ) g
+            *b = flush_subnormal(if started { mu * *b + one_minus_tau * g } else { g }); // b ← μ b + (1 - τ) g
             let g = if nesterov { g + mu * *b } else { *b }; //               Nesterov: g + μ b
             *theta = *theta - lr * g; //                                      θ ← θ - η g
         }
