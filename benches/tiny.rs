@@ -14,9 +14,12 @@
 //!
 //! * `tiny_train`: one iteration is one per-sample SGD step on the next XOR
 //!   sample (cycling through the four): forward with a tape, MSE gradient,
-//!   backward, plain SGD step with lr 0.1. The library zeroes its gradient
-//!   model before every step (`fill_zero`), as a per-sample training loop
-//!   must, because `backward` accumulates. The figure is ns per sample-step.
+//!   backward, plain SGD step with lr 0.1. `backprop` spells the step out
+//!   with the library's parts (`fill_zero`, since `backward` accumulates;
+//!   `forward_tape`; `Mse.gradient`; `backward`; `Sgd::step`); `train_step`
+//!   is the library's one-call step, `Train::train_step` on a batch of one
+//!   (which also computes the loss, and runs forward and backward in one
+//!   SIMD dispatch). The figure is ns per sample-step.
 //! * `tiny_infer`: one iteration is one forward pass on the next XOR input,
 //!   no tape. The figure is ns per sample.
 //!
@@ -240,6 +243,19 @@ fn tiny_train(c: &mut Criterion) {
         let mut k = 0;
         b.iter(|| {
             library_train_step(&mut net, &mut grads, &mut sgd, black_box(&INPUTS[k]), black_box(&TARGETS[k]));
+            k = (k + 1) % 4;
+        });
+        black_box(&net);
+    });
+
+    group.bench_function("train_step", |b| {
+        let mut net = library_net();
+        let mut grads = Net::zeroed();
+        let mut sgd = Sgd::new(f64::from(LR));
+        let mut k = 0;
+        b.iter(|| {
+            let (x, t) = (black_box(&INPUTS[k..k + 1]), black_box(&TARGETS[k..k + 1]));
+            net.train_step(x, t, &Mse, &mut sgd, &mut grads, Clip::None).expect("finite loss");
             k = (k + 1) % 4;
         });
         black_box(&net);

@@ -31,6 +31,7 @@ use crate::loss::{argmax, Loss};
 use crate::math::{cast, count};
 use crate::model::{Model, Params};
 use crate::optim::Optimizer;
+use crate::simd;
 use num_traits::Float;
 
 #[cfg(feature = "alloc")]
@@ -388,8 +389,17 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// training with [`Error::Diverged`]; the model is then restored to its
     /// weights before that step (the optimizer's state is not).
     ///
+    /// Each mini-batch goes through the [batched path](crate::batch) when
+    /// one of the model's layers is wide enough for a matrix product to pay
+    /// at that batch size ([`gemm_pays`](crate::batch::gemm_pays)), and
+    /// through the per-sample path otherwise (always for `batch_size = 1`).
+    /// The model, its gradients and the copies `fit` keeps (for divergence
+    /// and early stopping) are on the heap, so a `Box<M>` of any size trains
+    /// here without touching the stack.
+    ///
     /// The same model, data, options and generator state give bit-identical
-    /// results.
+    /// results on the same machine (and on every machine when no layer takes
+    /// a matrix product, whose kernel `matrixmultiply` picks per CPU).
     #[cfg(feature = "alloc")]
     fn fit<L, O, R>(
         &mut self,
@@ -436,16 +446,49 @@ where
     L::Target: 'a,
 {
     grads.fill_zero();
-    let (mut sum, mut samples_seen) = (T::zero(), 0usize);
-    for (x, t) in samples {
-        let (y, tape) = model.forward_tape(x);
-        sum = sum + loss.loss(&y, t);
-        model.backward(&tape, &loss.gradient(&y, t), grads);
-        samples_seen += 1;
-    }
+    // The whole loop is one SIMD dispatch: the tapes stay in this function's
+    // frame and the layers are inlined into each other.
+    let (sum, samples_seen) = simd::dispatch(SampleGradients { model, samples, loss, grads: &mut *grads });
     let inverse = T::one() / count::<T>(samples_seen);
-    grads.scale(inverse);
+    if samples_seen > 1 {
+        grads.scale(inverse); // (× 1 would change nothing)
+    }
     sum * inverse
+}
+
+/// The per-sample loop of [`batch_gradient`] as a [`simd::Kernel`]: for each
+/// sample, forward with a tape, the loss and its gradient, and the backward
+/// pass (without the first layer's input gradient), accumulating into
+/// `grads`. Returns the summed loss and the number of samples.
+struct SampleGradients<'m, M, L, S> {
+    model: &'m M,
+    samples: S,
+    loss: &'m L,
+    grads: &'m mut M,
+}
+
+impl<'a, M, T, L, S, const IN: usize, const N: usize> simd::Kernel for SampleGradients<'_, M, L, S>
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
+    T: Float + 'a,
+    L: Loss<T, N>,
+    L::Target: 'a,
+    S: Iterator<Item = (&'a [T; IN], &'a L::Target)>,
+{
+    type Output = (T, usize);
+
+    #[inline(always)]
+    fn run<I: simd::Isa>(self, isa: I) -> (T, usize) {
+        let SampleGradients { model, samples, loss, grads } = self;
+        let (mut sum, mut samples_seen) = (T::zero(), 0usize);
+        for (x, t) in samples {
+            let (y, tape) = model.forward_tape_with(isa, x);
+            sum = sum + loss.loss(&y, t);
+            model.backward_params_with(isa, &tape, &loss.gradient(&y, t), grads);
+            samples_seen += 1;
+        }
+        (sum, samples_seen)
+    }
 }
 
 /// Shuffles two slices with the same permutation (Fisher–Yates), so that
