@@ -716,8 +716,9 @@ where
         let (outputs, d_outputs) = M::output_and_gradient(&mut self.tape);
         let mut sum = T::zero();
         for ((y, d_y), t) in outputs.iter().zip(d_outputs.iter_mut()).zip(targets) {
-            sum = sum + loss.loss(y, t);
-            *d_y = loss.gradient(y, t).map(|g| g * inverse);
+            let (value, gradient) = loss.loss_and_gradient(y, t);
+            sum = sum + value;
+            *d_y = gradient.map(|g| g * inverse);
         }
         model.backward_batch(inputs, &mut self.tape, grads, Gradients::Replace, None);
         Ok(sum * inverse)

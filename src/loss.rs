@@ -12,7 +12,7 @@
 //! Data of the wrong shape does not compile.
 
 use crate::error::Error;
-use crate::math::{cast, log1p_exp, log_sum_exp, max, sigmoid};
+use crate::math::{cast, exp, log1p_exp, log_sum_exp, max, sigmoid};
 use num_traits::Float;
 
 /// A loss on an `N`-wide output of scalar type `T`.
@@ -34,6 +34,14 @@ pub trait Loss<T: Float, const N: usize> {
     /// `∂L/∂y` for one sample: what [`Backward::backward`](crate::Backward::backward)
     /// takes as `d_output`.
     fn gradient(&self, output: &[T; N], target: &Self::Target) -> [T; N];
+
+    /// The loss and its gradient at once, `(loss(y, t), gradient(y, t))`
+    /// with the same bits: what a training step needs. A loss whose two
+    /// halves share work (the exponentials of [`SoftmaxCrossEntropy`])
+    /// does that work once.
+    fn loss_and_gradient(&self, output: &[T; N], target: &Self::Target) -> (T, [T; N]) {
+        (self.loss(output, target), self.gradient(output, target))
+    }
 
     /// Checks that a target is one this loss can use (finite, a class index
     /// below `N`, a probability in `[0, 1]`), naming what is wrong if not.
@@ -342,6 +350,27 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
         p
     }
 
+    /// One set of exponentials `e^{z_k - m}` serves both: their sum gives
+    /// the log-sum-exp `m + ln Σ_k e^{z_k - m}` of the loss, and divided by
+    /// it they are the softmax of the gradient.
+    fn loss_and_gradient(&self, z: &[T; N], &class: &usize) -> (T, [T; N]) {
+        let m = max(z);
+        let mut p = z.map(|zk| exp(zk - m));
+        let sum = p.iter().fold(T::zero(), |s, &e| s + e);
+        for p in p.iter_mut() {
+            *p = *p / sum;
+        }
+        let log_sum_exp = if m.is_finite() { m + sum.ln() } else { m };
+        let loss = match (z.get(class), p.get_mut(class)) {
+            (Some(&z_c), Some(p_c)) => {
+                *p_c = *p_c - T::one();
+                log_sum_exp - z_c
+            }
+            _ => T::nan(),
+        };
+        (loss, p)
+    }
+
     fn check_target(&self, &class: &usize) -> Result<(), Error> {
         if class < N {
             Ok(())
@@ -380,7 +409,7 @@ pub fn argmax<T: Float, const N: usize>(z: &[T; N]) -> usize {
 /// ```
 pub fn softmax<T: Float, const N: usize>(z: &[T; N]) -> [T; N] {
     let m = max(z);
-    let mut e = z.map(|zk| (zk - m).exp());
+    let mut e = z.map(|zk| exp(zk - m));
     let sum = e.iter().fold(T::zero(), |s, &x| s + x);
     for x in e.iter_mut() {
         *x = *x / sum;

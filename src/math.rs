@@ -296,7 +296,7 @@ pub fn flush_subnormal<T: Float>(x: T) -> T {
 /// `max(z, 0) + log1p(e^{-|z|})`.
 #[inline(always)]
 pub fn log1p_exp<T: Float>(z: T) -> T {
-    z.max(T::zero()) + (-z.abs()).exp().ln_1p()
+    z.max(T::zero()) + exp(-z.abs()).ln_1p()
 }
 
 /// `log Σ_k e^{z_k}`, computed as `m + log Σ_k e^{z_k - m}` with `m = max_k z_k`
@@ -307,7 +307,7 @@ pub fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
     if !m.is_finite() {
         return m;
     }
-    let sum = z.iter().fold(T::zero(), |s, &zk| s + (zk - m).exp());
+    let sum = z.iter().fold(T::zero(), |s, &zk| s + exp(zk - m));
     m + sum.ln()
 }
 

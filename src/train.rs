@@ -483,8 +483,9 @@ where
         let (mut sum, mut samples_seen) = (T::zero(), 0usize);
         for (x, t) in samples {
             let (y, tape) = model.forward_tape_with(isa, x);
-            sum = sum + loss.loss(&y, t);
-            model.backward_params_with(isa, &tape, &loss.gradient(&y, t), grads);
+            let (value, d_y) = loss.loss_and_gradient(&y, t);
+            sum = sum + value;
+            model.backward_params_with(isa, &tape, &d_y, grads);
             samples_seen += 1;
         }
         (sum, samples_seen)

@@ -219,3 +219,45 @@ fn a_wrong_derivative_is_caught() {
     let report = check_gradients(&net, &x, &[0.3, -0.2, 0.8], &Mse, STEP, FLOOR);
     assert!(report.max_error > 1e-2, "{report:?}");
 }
+
+/// `loss_and_gradient`, which a training step calls, gives exactly what
+/// `loss` and `gradient` give one at a time: for every loss, `f32` and
+/// `f64`, ordinary and extreme outputs (where one exponential underflows or
+/// the output is a probability at 0 or 1), and a class index out of range.
+#[test]
+fn loss_and_gradient_has_the_bits_of_loss_and_gradient() {
+    fn same<T: Float + std::fmt::Debug, const N: usize, L: Loss<T, N>>(
+        name: &str,
+        loss: L,
+        outputs: &[[T; N]],
+        target: L::Target,
+    ) {
+        for y in outputs {
+            let (value, gradient) = loss.loss_and_gradient(y, &target);
+            let want = (loss.loss(y, &target), loss.gradient(y, &target));
+            let bits = |v: T| v.to_f64().unwrap().to_bits();
+            let nan_or_bits = |v: T| if v.is_nan() { None } else { Some(bits(v)) };
+            assert_eq!(nan_or_bits(value), nan_or_bits(want.0), "{name} loss at {y:?}");
+            for (got, want) in gradient.iter().zip(&want.1) {
+                assert_eq!(nan_or_bits(*got), nan_or_bits(*want), "{name} gradient at {y:?}");
+            }
+        }
+    }
+    fn all<T: Float + std::fmt::Debug>(big: T) {
+        let c = |x: f64| T::from(x).unwrap();
+        let logits =
+            [[c(0.3), c(-1.2), c(2.5)], [big, -big, c(0.0)], [c(-0.0), c(0.0), c(0.0)], [-big, -big, big]];
+        let probabilities = [[c(0.3), c(0.999), c(1e-3)], [c(0.0), c(1.0), c(0.5)]];
+        let target = [c(1.0), c(0.0), c(0.25)];
+        for class in [0, 2, 3] {
+            same("SoftmaxCrossEntropy", SoftmaxCrossEntropy, &logits, class);
+        }
+        same("Mse", Mse, &logits, target);
+        same("Mae", Mae, &logits, target);
+        same("Huber", Huber::default(), &logits, target);
+        same("BceWithLogits", BceWithLogits, &logits, target);
+        same("BinaryCrossEntropy", BinaryCrossEntropy, &probabilities, target);
+    }
+    all::<f32>(100.0);
+    all::<f64>(1000.0);
+}
