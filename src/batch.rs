@@ -396,7 +396,7 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Kernel for Back
             Some(d_input) => {
                 for ((x, delta), d_x) in input.iter().zip(delta).zip(d_input.iter_mut()) {
                     simd::add_assign(&mut grads.bias, delta);
-                    *d_x = simd::outer_and_transposed::<T, IN, OUT, true>(
+                    *d_x = simd::outer_and_transposed::<T, IN, OUT, true, false>(
                         &layer.weights,
                         delta,
                         x,
@@ -407,7 +407,7 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Kernel for Back
             None => {
                 for (x, delta) in input.iter().zip(delta) {
                     simd::add_assign(&mut grads.bias, delta);
-                    simd::outer_and_transposed::<T, IN, OUT, false>(
+                    simd::outer_and_transposed::<T, IN, OUT, false, false>(
                         &layer.weights,
                         delta,
                         x,

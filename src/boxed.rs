@@ -136,6 +136,28 @@ where
     fn backward_params_with<I: Isa>(&self, isa: I, tape: &L::Tape, d_output: &L::Output, grads: &mut Self) {
         (**self).backward_params_with(isa, tape, d_output, grads)
     }
+
+    #[inline(always)]
+    fn backward_replace_with<I: Isa>(
+        &self,
+        isa: I,
+        tape: &L::Tape,
+        d_output: &L::Output,
+        grads: &mut Self,
+    ) -> L::Input {
+        (**self).backward_replace_with(isa, tape, d_output, grads)
+    }
+
+    #[inline(always)]
+    fn backward_params_replace_with<I: Isa>(
+        &self,
+        isa: I,
+        tape: &L::Tape,
+        d_output: &L::Output,
+        grads: &mut Self,
+    ) {
+        (**self).backward_params_replace_with(isa, tape, d_output, grads)
+    }
 }
 
 impl<L: Params> Params for Box<L>

@@ -152,19 +152,21 @@ macro_rules! chain {
     // `backward_params`: `backward` from the last layer down to the second,
     // `backward_params` on the first (the last index listed). The last layer
     // takes `d` as it is, every other one through `Feeds::back`.
-    (@params $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $only:tt) => {
-        $s.$only.backward_params_with($isa, &$tape.$only, $d, &mut $grads.$only)
+    // `with` and `params_with` name the pair of methods used: the adding
+    // ones or the replacing ones.
+    (@params [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $only:tt) => {
+        $s.$only.$params_with($isa, &$tape.$only, $d, &mut $grads.$only)
     };
-    (@params $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $last:tt, $($rest:tt),+) => {
-        let d = $s.$last.backward_with($isa, &$tape.$last, $d, &mut $grads.$last);
-        chain!(@params_fed $isa $s $tape $grads; d; $($rest),+)
+    (@params [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $last:tt, $($rest:tt),+) => {
+        let d = $s.$last.$with($isa, &$tape.$last, $d, &mut $grads.$last);
+        chain!(@params_fed [$with $params_with] $isa $s $tape $grads; d; $($rest),+)
     };
-    (@params_fed $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $first:tt) => {
-        $s.$first.backward_params_with($isa, &$tape.$first, Feeds::back(&$d), &mut $grads.$first)
+    (@params_fed [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $first:tt) => {
+        $s.$first.$params_with($isa, &$tape.$first, Feeds::back(&$d), &mut $grads.$first)
     };
-    (@params_fed $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $next:tt, $($rest:tt),+) => {
-        let d = $s.$next.backward_with($isa, &$tape.$next, Feeds::back(&$d), &mut $grads.$next);
-        chain!(@params_fed $isa $s $tape $grads; d; $($rest),+)
+    (@params_fed [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $next:tt, $($rest:tt),+) => {
+        let d = $s.$next.$with($isa, &$tape.$next, Feeds::back(&$d), &mut $grads.$next);
+        chain!(@params_fed [$with $params_with] $isa $s $tape $grads; d; $($rest),+)
     };
     (
         layers: $L0:ident $t0:ident $i0:tt $(, $L:ident $t:ident $i:tt)*;
@@ -228,7 +230,19 @@ macro_rules! chain {
 
             #[inline(always)]
             fn backward_params_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
-                chain!(@params isa self tape grads; d; $last $(, $j)*);
+                chain!(@params [backward_with backward_params_with] isa self tape grads; d; $last $(, $j)*);
+            }
+
+            #[inline(always)]
+            fn backward_replace_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
+                let d = self.$last.backward_replace_with(isa, &tape.$last, d, &mut grads.$last);
+                $( let d = self.$j.backward_replace_with(isa, &tape.$j, Feeds::back(&d), &mut grads.$j); )*
+                d
+            }
+
+            #[inline(always)]
+            fn backward_params_replace_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
+                chain!(@params [backward_replace_with backward_params_replace_with] isa self tape grads; d; $last $(, $j)*);
             }
         }
 

@@ -119,12 +119,28 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
         d_output: &[T; OUT],
         grads: &mut Self,
     ) -> [T; IN] {
+        self.backward_sample_into::<INPUT_GRADIENT, false>(tape, d_output, grads)
+    }
+
+    /// [`backward_sample`](Self::backward_sample) with the parameter
+    /// gradients added into `grads` or, if `REPLACE`, written over them (as
+    /// `0 + g`, the bits that adding into zeroed `grads` gives).
+    #[inline(always)]
+    fn backward_sample_into<const INPUT_GRADIENT: bool, const REPLACE: bool>(
+        &self,
+        tape: &DenseTape<IN, OUT, T>,
+        d_output: &[T; OUT],
+        grads: &mut Self,
+    ) -> [T; IN] {
         // δ_o = ∂L/∂a_o · f'(z_o)
         let delta = simd::map3(d_output, &tape.pre_activation, &tape.output, |d, z, a| d * A::df(z, a));
         // ∂L/∂b_o += δ_o
+        if REPLACE {
+            grads.bias = [T::zero(); OUT];
+        }
         simd::add_assign(&mut grads.bias, &delta);
         // ∂L/∂W_oi += δ_o x_i  (G += δ xᵀ)  and  ∂L/∂x_i = Σ_o W_oi δ_o  (Wᵀ δ)
-        simd::outer_and_transposed::<T, IN, OUT, INPUT_GRADIENT>(
+        simd::outer_and_transposed::<T, IN, OUT, INPUT_GRADIENT, REPLACE>(
             &self.weights,
             &delta,
             &tape.input,
@@ -192,6 +208,39 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Backward for De
         grads: &mut Self,
     ) {
         self.backward_sample::<false>(tape, d_output, grads);
+    }
+
+    #[inline(always)]
+    fn backward_replace_with<I: simd::Isa>(
+        &self,
+        _isa: I,
+        tape: &Self::Tape,
+        d_output: &[T; OUT],
+        grads: &mut Self,
+    ) -> [T; IN] {
+        if simd::WIDE_CPU {
+            self.backward_sample_into::<true, true>(tape, d_output, grads)
+        } else {
+            // One kernel per layer shape on a microcontroller: zero, then add.
+            *grads = Self::zeroed();
+            self.backward_sample::<true>(tape, d_output, grads)
+        }
+    }
+
+    #[inline(always)]
+    fn backward_params_replace_with<I: simd::Isa>(
+        &self,
+        _isa: I,
+        tape: &Self::Tape,
+        d_output: &[T; OUT],
+        grads: &mut Self,
+    ) {
+        if simd::WIDE_CPU {
+            self.backward_sample_into::<false, true>(tape, d_output, grads);
+        } else {
+            *grads = Self::zeroed();
+            self.backward_sample::<false>(tape, d_output, grads);
+        }
     }
 }
 

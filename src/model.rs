@@ -114,6 +114,37 @@ pub trait Backward: Forward + Params {
         let _ = isa;
         self.backward_params(tape, d_output, grads)
     }
+
+    /// [`backward_with`](Backward::backward_with) with the parameter
+    /// gradients written (`grads ← ∂L/∂θ`) instead of added: the first
+    /// sample of a batch, which then needs no zeroed `grads`.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn backward_replace_with<I: crate::simd::Isa>(
+        &self,
+        isa: I,
+        tape: &Self::Tape,
+        d_output: &Self::Output,
+        grads: &mut Self,
+    ) -> Self::Input {
+        grads.fill_zero();
+        self.backward_with(isa, tape, d_output, grads)
+    }
+
+    /// [`backward_params_with`](Backward::backward_params_with) with the
+    /// parameter gradients written instead of added.
+    #[doc(hidden)]
+    #[inline(always)]
+    fn backward_params_replace_with<I: crate::simd::Isa>(
+        &self,
+        isa: I,
+        tape: &Self::Tape,
+        d_output: &Self::Output,
+        grads: &mut Self,
+    ) {
+        grads.fill_zero();
+        self.backward_params_with(isa, tape, d_output, grads)
+    }
 }
 
 /// Access to a model's parameters as flat slices of scalars.

@@ -48,7 +48,8 @@ pub const LANES: usize = 8;
 
 /// Whether the target is a desktop or server CPU (wide, out of order), for
 /// choices that change speed and code size but never results.
-const WIDE_CPU: bool = cfg!(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"));
+pub(crate) const WIDE_CPU: bool =
+    cfg!(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"));
 
 /// The partial sums of `R` dot products `w_r · x` at once (the rows share
 /// the loads of `x`, and the `R` independent chains of additions keep the
@@ -146,11 +147,18 @@ pub fn add_assign<T: Float>(y: &mut [T], x: &[T]) {
 }
 
 /// The two products of a layer's backward pass, in one sweep over `W`:
-/// `G += δ xᵀ` (row `o` of `G` gains `δ_o x`) and, if `INPUT_GRADIENT`,
-/// the returned `Wᵀ δ` (`Σ_o δ_o W_oi`, summed in order of `o`; all zeros
-/// otherwise).
+/// `G += δ xᵀ` (row `o` of `G` gains `δ_o x`; if `REPLACE`, `G ← 0 + δ xᵀ`,
+/// the same bits as adding into zeros, without reading `G`) and, if
+/// `INPUT_GRADIENT`, the returned `Wᵀ δ` (`Σ_o δ_o W_oi`, summed in order of
+/// `o`; all zeros otherwise).
 #[inline(always)]
-pub fn outer_and_transposed<T: Float, const IN: usize, const OUT: usize, const INPUT_GRADIENT: bool>(
+pub fn outer_and_transposed<
+    T: Float,
+    const IN: usize,
+    const OUT: usize,
+    const INPUT_GRADIENT: bool,
+    const REPLACE: bool,
+>(
     weights: &[[T; IN]; OUT],
     delta: &[T; OUT],
     x: &[T; IN],
@@ -162,7 +170,8 @@ pub fn outer_and_transposed<T: Float, const IN: usize, const OUT: usize, const I
     let mut d_input = [-T::zero(); IN];
     for ((w, g), &d) in weights.iter().zip(grad_weights.iter_mut()).zip(delta) {
         for (g, &x) in g.iter_mut().zip(&x) {
-            *g = *g + d * x; //     G_oi += δ_o x_i
+            let before = if REPLACE { T::zero() } else { *g };
+            *g = before + d * x; //  G_oi += δ_o x_i
         }
         if INPUT_GRADIENT {
             for (d_x, &w) in d_input.iter_mut().zip(w) {
@@ -596,6 +605,70 @@ mod tests {
         let d2 = net.0.backward_with(Portable, &tape.0, &d2, &mut g2.0);
         assert_eq!(d, d2);
         assert_eq!(g, g2);
+    }
+
+    /// The replacing backward passes (the first sample of a batch) leave in
+    /// `grads`, whatever it held, the bits that zeroing it and adding give.
+    #[test]
+    fn replacing_gradients_has_the_bits_of_zeroing_and_adding() {
+        type Net = (Dense<3, 16, Tanh>, Dense<16, 9, ReLU>, Dense<9, 2, Identity>);
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(5);
+        let net = Net::random(&mut rng);
+        let garbage = Net::random(&mut rng);
+        for x in [[0.25, -1.5, 3.0], [0.0, -0.0, 0.0], [-2.0, 0.5, 1e-3]] {
+            let (_, tape) = net.forward_tape(&x);
+            for d in [[0.5, -2.0], [0.0, -0.0]] {
+                let mut added = Net::zeroed();
+                let d_added = net.backward(&tape, &d, &mut added);
+                let mut written = garbage;
+                let d_written =
+                    dispatch(Replacing { model: &net, tape: &tape, d_output: &d, grads: &mut written });
+                assert_eq!(d_written.map(f32::to_bits), d_added.map(f32::to_bits));
+                let bits = |m: &Net| {
+                    let mut v = std::vec::Vec::new();
+                    m.for_each_tensor(|t| v.extend(t.iter().map(|x| x.to_bits())));
+                    v
+                };
+                assert_eq!(bits(&written), bits(&added), "backward_replace_with at {x:?}, {d:?}");
+                let mut added = Net::zeroed();
+                net.backward_params(&tape, &d, &mut added);
+                let mut written = garbage;
+                dispatch(ReplacingParams { model: &net, tape: &tape, d_output: &d, grads: &mut written });
+                assert_eq!(bits(&written), bits(&added), "backward_params_replace_with at {x:?}, {d:?}");
+            }
+        }
+    }
+
+    /// [`Backward::backward_replace_with`] as a [`Kernel`].
+    struct Replacing<'a, M: Backward> {
+        model: &'a M,
+        tape: &'a M::Tape,
+        d_output: &'a M::Output,
+        grads: &'a mut M,
+    }
+
+    impl<M: Backward> Kernel for Replacing<'_, M> {
+        type Output = M::Input;
+        #[inline(always)]
+        fn run<I: Isa>(self, isa: I) -> M::Input {
+            self.model.backward_replace_with(isa, self.tape, self.d_output, self.grads)
+        }
+    }
+
+    /// [`Backward::backward_params_replace_with`] as a [`Kernel`].
+    struct ReplacingParams<'a, M: Backward> {
+        model: &'a M,
+        tape: &'a M::Tape,
+        d_output: &'a M::Output,
+        grads: &'a mut M,
+    }
+
+    impl<M: Backward> Kernel for ReplacingParams<'_, M> {
+        type Output = ();
+        #[inline(always)]
+        fn run<I: Isa>(self, isa: I) {
+            self.model.backward_params_replace_with(isa, self.tape, self.d_output, self.grads)
+        }
     }
 
     /// On a CPU with AVX2 the tests above compare the AVX2 build with the

@@ -431,8 +431,8 @@ fn check_batch_size(batch_size: usize) -> Result<(), Error> {
     crate::optim::require("batch size", batch_size as f64, batch_size > 0, "at least 1")
 }
 
-/// Resets `grads`, accumulates the gradient of every sample, divides by the
-/// batch size, and returns the batch's mean loss.
+/// Overwrites `grads` with the gradient of the first sample, adds those of
+/// the others, divides by the batch size, and returns the batch's mean loss.
 fn batch_gradient<'a, M, T, L, const IN: usize, const N: usize>(
     model: &M,
     samples: impl Iterator<Item = (&'a [T; IN], &'a L::Target)>,
@@ -445,10 +445,17 @@ where
     L: Loss<T, N>,
     L::Target: 'a,
 {
-    grads.fill_zero();
     // The whole loop is one SIMD dispatch: the tapes stay in this function's
-    // frame and the layers are inlined into each other.
+    // frame and the layers are inlined into each other. On desktop CPUs the
+    // first sample writes the gradients and the others add to them; a
+    // microcontroller zeroes them first and keeps one backward pass in flash.
+    if !simd::WIDE_CPU {
+        grads.fill_zero();
+    }
     let (sum, samples_seen) = simd::dispatch(SampleGradients { model, samples, loss, grads: &mut *grads });
+    if simd::WIDE_CPU && samples_seen == 0 {
+        grads.fill_zero();
+    }
     let inverse = T::one() / count::<T>(samples_seen);
     if samples_seen > 1 {
         grads.scale(inverse); // (× 1 would change nothing)
@@ -458,8 +465,9 @@ where
 
 /// The per-sample loop of [`batch_gradient`] as a [`simd::Kernel`]: for each
 /// sample, forward with a tape, the loss and its gradient, and the backward
-/// pass (without the first layer's input gradient), accumulating into
-/// `grads`. Returns the summed loss and the number of samples.
+/// pass (without the first layer's input gradient), the first sample
+/// writing `grads` (on desktop CPUs) and the others adding into it. Returns
+/// the summed loss and the number of samples.
 struct SampleGradients<'m, M, L, S> {
     model: &'m M,
     samples: S,
@@ -485,7 +493,11 @@ where
             let (y, tape) = model.forward_tape_with(isa, x);
             let (value, d_y) = loss.loss_and_gradient(&y, t);
             sum = sum + value;
-            model.backward_params_with(isa, &tape, &d_y, grads);
+            if simd::WIDE_CPU && samples_seen == 0 {
+                model.backward_params_replace_with(isa, &tape, &d_y, grads);
+            } else {
+                model.backward_params_with(isa, &tape, &d_y, grads);
+            }
             samples_seen += 1;
         }
         (sum, samples_seen)
