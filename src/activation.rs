@@ -60,6 +60,13 @@ pub trait Activation: Copy + Default + core::fmt::Debug + 'static {
     /// The derivative `f'(z)`, given the pre-activation `z` and the output
     /// `a = f(z)` that the forward pass already computed.
     fn df<T: Float>(z: T, a: T) -> T;
+
+    /// Whether [`df`](Activation::df) reads only the output `a` (sigmoid:
+    /// `a (1 - a)`, tanh: `1 - a²`, ReLU: `[a > 0]`, identity: 1). The
+    /// batched path then keeps no copy of the pre-activations `Z`: each
+    /// layer's matrix product is written straight into its output buffer and
+    /// activated in place, and `df` is given `a` for `z`. Default `false`.
+    const DERIVATIVE_FROM_OUTPUT: bool = false;
 }
 
 /// The identity `f(z) = z`: a purely linear layer (regression outputs,
@@ -87,6 +94,7 @@ impl Activation for Identity {
     fn df<T: Float>(_z: T, _a: T) -> T {
         T::one()
     }
+    const DERIVATIVE_FROM_OUTPUT: bool = true;
 }
 
 /// The rectified linear unit `f(z) = max(0, z)`.
@@ -96,6 +104,7 @@ impl Activation for Identity {
 /// ```text
 /// f(z)  = max(0, z)
 /// f'(z) = 1 if z > 0, else 0        (0 at z = 0, as PyTorch)
+///       = 1 if a > 0, else 0        (a > 0 exactly when z > 0)
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReLU;
@@ -113,13 +122,14 @@ impl Activation for ReLU {
         }
     }
     #[inline(always)]
-    fn df<T: Float>(z: T, _a: T) -> T {
-        if z > T::zero() {
+    fn df<T: Float>(_z: T, a: T) -> T {
+        if a > T::zero() {
             T::one()
         } else {
             T::zero()
         }
     }
+    const DERIVATIVE_FROM_OUTPUT: bool = true;
 }
 
 /// The leaky ReLU with PyTorch's default negative slope `0.01`.
@@ -188,6 +198,7 @@ impl Activation for Sigmoid {
     fn df<T: Float>(_z: T, a: T) -> T {
         a * (T::one() - a)
     }
+    const DERIVATIVE_FROM_OUTPUT: bool = true;
 }
 
 /// The hyperbolic tangent, squashing any real number into `(-1, 1)`.
@@ -213,6 +224,7 @@ impl Activation for Tanh {
     fn df<T: Float>(_z: T, a: T) -> T {
         T::one() - a * a
     }
+    const DERIVATIVE_FROM_OUTPUT: bool = true;
 }
 
 /// Softplus, a smooth ReLU, with PyTorch's defaults `beta = 1`,

@@ -151,7 +151,9 @@ pub trait Batched: Backward {
     );
 }
 
-/// The batch tape of a `Dense` layer: `Z`, `A` and `Δ`, one row per sample.
+/// The batch tape of a `Dense` layer: `Z`, `A` and `Δ`, one row per sample
+/// (`Z` empty if the activation's derivative needs only `A`:
+/// [`Activation::DERIVATIVE_FROM_OUTPUT`]).
 #[derive(Clone, Debug)]
 pub struct DenseBatchTape<const OUT: usize, T> {
     pre_activation: Vec<[T; OUT]>,
@@ -166,9 +168,13 @@ impl<const OUT: usize, T> Default for DenseBatchTape<OUT, T> {
 }
 
 impl<const OUT: usize, T: Float> DenseBatchTape<OUT, T> {
-    /// Makes room for `rows` rows (allocating only to grow).
-    fn resize(&mut self, rows: usize) {
-        for matrix in [&mut self.pre_activation, &mut self.output, &mut self.gradient] {
+    /// Makes room for `rows` rows (allocating only to grow); `Z` gets none
+    /// if the activation's derivative needs only the output
+    /// ([`Activation::DERIVATIVE_FROM_OUTPUT`]).
+    fn resize<A: Activation>(&mut self, rows: usize) {
+        let z_rows = if A::DERIVATIVE_FROM_OUTPUT { 0 } else { rows };
+        self.pre_activation.resize(z_rows, [T::zero(); OUT]);
+        for matrix in [&mut self.output, &mut self.gradient] {
             matrix.resize(rows, [T::zero(); OUT]);
         }
     }
@@ -212,16 +218,18 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
         gemm: bool,
     ) -> &'t [[T; OUT]] {
         let rows = input.len();
-        tape.resize(rows);
+        tape.resize::<A>(rows);
         let DenseBatchTape { pre_activation, output, .. } = tape;
         if gemm {
             // Z = X Wᵀ: X is rows × IN row-major; Wᵀ is W read with strides (1, IN).
+            // Written into A's buffer when Z need not be kept.
+            let product = if A::DERIVATIVE_FROM_OUTPUT { &mut *output } else { &mut *pre_activation };
             gemm_into(
                 T::one(),
                 Matrix::row_major(input.as_flattened(), rows, IN),
                 Matrix::transposed(self.weights.as_flattened(), IN, OUT),
                 T::zero(),
-                pre_activation.as_flattened_mut(),
+                product.as_flattened_mut(),
             );
             // Z ← Z + 1 bᵀ, A = f(Z)
             simd::dispatch(BiasActivation { layer: self, pre_activation, output });
@@ -245,9 +253,10 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
         let input = &input[..rows];
         let DenseBatchTape { pre_activation, output, gradient } = tape;
         let gradient = &mut gradient[..rows];
-        // Δ = ∂L/∂A ⊙ f'(Z, A)
+        // Δ = ∂L/∂A ⊙ f'(Z, A), with A standing in for Z if f' needs only A
+        let z = if A::DERIVATIVE_FROM_OUTPUT { &*output } else { &*pre_activation };
         simd::dispatch(ActivationGradient::<IN, OUT, A, T> {
-            pre_activation: &pre_activation[..rows],
+            pre_activation: &z[..rows],
             output: &output[..rows],
             gradient,
             activation: core::marker::PhantomData,
@@ -318,7 +327,8 @@ pub mod calibration {
     }
 }
 
-/// `Z ← Z + 1 bᵀ` and `A = f(Z)`, row by row, after the matrix product.
+/// `Z ← Z + 1 bᵀ` and `A = f(Z)`, row by row, after the matrix product
+/// (which is in `Z`, or in `A`'s buffer if `Z` is not kept: then in place).
 struct BiasActivation<'a, const IN: usize, const OUT: usize, A: Activation, T: Float> {
     layer: &'a Dense<IN, OUT, A, T>,
     pre_activation: &'a mut [[T; OUT]],
@@ -331,9 +341,16 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Kernel
     type Output = ();
     #[inline(always)]
     fn run<I: Isa>(self, _isa: I) {
-        for (z, a) in self.pre_activation.iter_mut().zip(self.output.iter_mut()) {
-            simd::add_assign(z, &self.layer.bias);
-            *a = simd::map(z, A::f);
+        if A::DERIVATIVE_FROM_OUTPUT {
+            for a in self.output.iter_mut() {
+                simd::add_assign(a, &self.layer.bias);
+                *a = simd::map(a, A::f);
+            }
+        } else {
+            for (z, a) in self.pre_activation.iter_mut().zip(self.output.iter_mut()) {
+                simd::add_assign(z, &self.layer.bias);
+                *a = simd::map(z, A::f);
+            }
         }
     }
 }
@@ -350,9 +367,14 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Kernel for Forw
     type Output = ();
     #[inline(always)]
     fn run<I: Isa>(self, isa: I) {
-        let rows = self.pre_activation.iter_mut().zip(self.output.iter_mut());
-        for (x, (z, a)) in self.input.iter().zip(rows) {
-            (*z, *a) = self.layer.forward_sample(isa, x);
+        // `Z` has no rows if it is not kept.
+        let mut pre_activation = self.pre_activation.iter_mut();
+        for (x, a) in self.input.iter().zip(self.output.iter_mut()) {
+            let z;
+            (z, *a) = self.layer.forward_sample(isa, x);
+            if let Some(slot) = pre_activation.next() {
+                *slot = z;
+            }
         }
     }
 }

@@ -261,3 +261,34 @@ fn loss_and_gradient_has_the_bits_of_loss_and_gradient() {
     all::<f32>(100.0);
     all::<f64>(1000.0);
 }
+
+/// An activation that says its derivative needs only the output
+/// (`DERIVATIVE_FROM_OUTPUT`, which lets the batched path drop `Z`) gives the
+/// same derivative when handed the output in place of `z`, at every input
+/// of a sweep through zero, both signed zeros, the infinities and NaN.
+#[test]
+fn derivative_from_output_means_the_derivative_ignores_z() {
+    fn check<A: Activation>(name: &str) {
+        let sweep = (-400..=400).map(|k| f64::from(k) * 0.0625);
+        let special = [0.0, -0.0, 1e-300, -1e-300, f64::INFINITY, f64::NEG_INFINITY, f64::NAN];
+        for z in sweep.chain(special) {
+            let a = A::f(z);
+            let (from_z, from_a) = (A::df(z, a), A::df(a, a));
+            assert!(
+                from_z == from_a || (from_z.is_nan() && from_a.is_nan()),
+                "{name}: f'({z}) = {from_z} from z, {from_a} from a"
+            );
+            let (z32, a32) = (z as f32, A::f(z as f32));
+            assert_eq!(A::df(z32, a32).to_bits(), A::df(a32, a32).to_bits(), "{name} (f32) at {z}");
+        }
+    }
+    const { assert!(Identity::DERIVATIVE_FROM_OUTPUT && ReLU::DERIVATIVE_FROM_OUTPUT) };
+    const { assert!(Sigmoid::DERIVATIVE_FROM_OUTPUT && Tanh::DERIVATIVE_FROM_OUTPUT) };
+    check::<Identity>("Identity");
+    check::<ReLU>("ReLU");
+    check::<Sigmoid>("Sigmoid");
+    check::<Tanh>("Tanh");
+    // The others read z: the flag stays off.
+    const { assert!(!Gelu::DERIVATIVE_FROM_OUTPUT && !Softplus::DERIVATIVE_FROM_OUTPUT) };
+    const { assert!(!LeakyReLU::DERIVATIVE_FROM_OUTPUT) };
+}
