@@ -21,7 +21,10 @@
 //! stored column-major: [`matrixmultiply`] takes every operand with its own
 //! row and column strides, so none of the three products copies or
 //! transposes anything. Bias and activation are one pass over `Z` after the
-//! product, and `f'` one pass over `Δ` before the products. The first
+//! product, and `f'` one pass over `Δ` before the products. When `f'` can be
+//! had from `A` alone (identity, ReLU, sigmoid, tanh:
+//! [`Activation::DERIVATIVE_FROM_OUTPUT`]), `Z` is not kept at all: the
+//! product is written into `A`'s buffer and activated in place. The first
 //! layer's `∂L/∂X` is not computed when nothing needs it (a training step
 //! never does).
 //!
@@ -49,7 +52,7 @@
 //!
 //! # Memory
 //!
-//! A [`Workspace`] holds, per layer, `Z`, `A` and `Δ` for as many rows as the
+//! A [`Workspace`] holds, per layer, `A`, `Δ` and (if `f'` needs it) `Z` for as many rows as the
 //! largest batch it has seen (it grows on first use, never shrinks), plus a
 //! buffer to gather shuffled rows. After its first step, a training step
 //! allocates nothing of its own: the only allocations left are
