@@ -160,7 +160,7 @@ fn adam_default() {
 #[test]
 fn adam_amsgrad_weight_decay() {
     type Net = (D<3, 6, SiLU>, D<6, 2, Identity>);
-    let adam = Adam::new(0.01).betas(0.8, 0.99).eps(1e-6).weight_decay(0.05).amsgrad(true);
+    let adam = Adam::new(0.01).betas(0.8, 0.99).eps(1e-6).weight_decay(0.05).amsgrad();
     check::<Net, _, _, 3, 2>("adam_amsgrad_weight_decay", BceWithLogits, adam, rows::<2>);
 }
 
@@ -173,7 +173,7 @@ fn adamw_default() {
 #[test]
 fn adamw_amsgrad() {
     type Net = (D<3, 5, Softplus>, D<5, 1, Sigmoid>);
-    let adamw = AdamW::new(0.02).weight_decay(0.1).amsgrad(true);
+    let adamw = AdamW::new(0.02).weight_decay(0.1).amsgrad();
     check::<Net, _, _, 3, 1>("adamw_amsgrad", BinaryCrossEntropy, adamw, rows::<1>);
 }
 

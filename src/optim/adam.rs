@@ -43,14 +43,18 @@ use num_traits::Float;
 /// ([`flush_subnormal`](crate::math::flush_subnormal): too small to move any
 /// parameter, and very slow to compute with on x86).
 /// Defaults: `β = (0.9, 0.999)`, `ε = 1e-8`, `λ = 0`, no AMSGrad.
+///
+/// AMSGrad's running maximum is part of the type: `Adam<M>` keeps two values
+/// of the model's type (`m`, `v`), and [`amsgrad`](Adam::amsgrad) turns it
+/// into an `Adam<M, Maximum<M>>`, which keeps the third. Nothing is reserved
+/// for an option that is off.
 #[derive(Clone, Debug)]
-pub struct Adam<M> {
+pub struct Adam<M, X = NoMaximum> {
     lr: f64,
     beta1: f64,
     beta2: f64,
     eps: f64,
     weight_decay: f64,
-    amsgrad: bool,
     /// Decoupled weight decay (AdamW) instead of L2 (Adam).
     decoupled: bool,
     /// The step count `t`.
@@ -63,16 +67,58 @@ pub struct Adam<M> {
     m: M,
     /// The second moment `v`.
     v: M,
-    /// The running maximum `v̂` of the second moment (AMSGrad).
-    v_max: M,
+    /// The running maximum `v̂` of the second moment, if AMSGrad is on.
+    v_max: X,
+}
+
+/// Where Adam keeps AMSGrad's running maximum of the second moment:
+/// [`NoMaximum`] (AMSGrad off, nothing kept) or [`Maximum`] (a value of the
+/// model's type). Sealed: these two are all there is.
+pub trait AmsGrad<M: Params>: Clone + core::fmt::Debug + sealed::Sealed {
+    /// No maximum, or a zero one.
+    #[doc(hidden)]
+    fn zeroed() -> Self;
+
+    /// The maximum, if this state keeps one.
+    #[doc(hidden)]
+    fn maximum(&mut self) -> Option<&mut M>;
+}
+
+mod sealed {
+    /// Only this module's AMSGrad states are [`AmsGrad`](super::AmsGrad)s.
+    pub trait Sealed {}
+    impl Sealed for super::NoMaximum {}
+    impl<M> Sealed for super::Maximum<M> {}
+}
+
+/// AMSGrad off: Adam keeps no running maximum.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoMaximum;
+
+/// AMSGrad on: the running maximum `v̂` of Adam's second moment, a value of
+/// the model's type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Maximum<M>(M);
+
+impl<M: Params> AmsGrad<M> for NoMaximum {
+    fn zeroed() -> Self {
+        NoMaximum
+    }
+    fn maximum(&mut self) -> Option<&mut M> {
+        None
+    }
+}
+
+impl<M: Params + Clone + core::fmt::Debug> AmsGrad<M> for Maximum<M> {
+    fn zeroed() -> Self {
+        Maximum(M::zeroed())
+    }
+    fn maximum(&mut self) -> Option<&mut M> {
+        Some(&mut self.0)
+    }
 }
 
 impl<M: Params> Adam<M> {
-    /// The optimizer's size in bytes, its per-parameter state included
-    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
-    /// must set aside for it.
-    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
-
     /// Adam with learning rate `lr` and PyTorch's defaults for everything else.
     pub fn new(lr: f64) -> Self {
         Self {
@@ -81,16 +127,35 @@ impl<M: Params> Adam<M> {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.0,
-            amsgrad: false,
             decoupled: false,
             t: 0,
             beta1_t: 1.0,
             beta2_t: 1.0,
             m: M::zeroed(),
             v: M::zeroed(),
-            v_max: M::zeroed(),
+            v_max: NoMaximum,
         }
     }
+
+    /// Turns AMSGrad on (PyTorch's `amsgrad=True`): divide by the running
+    /// maximum of the second moment instead of the second moment itself.
+    /// The optimizer then keeps that maximum, a third value of the model's
+    /// type.
+    pub fn amsgrad(self) -> Adam<M, Maximum<M>>
+    where
+        Maximum<M>: AmsGrad<M>,
+    {
+        let Adam { lr, beta1, beta2, eps, weight_decay, decoupled, t, beta1_t, beta2_t, m, v, .. } = self;
+        let v_max = Maximum::zeroed();
+        Adam { lr, beta1, beta2, eps, weight_decay, decoupled, t, beta1_t, beta2_t, m, v, v_max }
+    }
+}
+
+impl<M: Params, X: AmsGrad<M>> Adam<M, X> {
+    /// The optimizer's size in bytes, its per-parameter state included
+    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
+    /// must set aside for it.
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
     /// Sets `(β₁, β₂)`, each in `[0, 1)` (default `(0.9, 0.999)`).
     pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
@@ -111,20 +176,13 @@ impl<M: Params> Adam<M> {
         self
     }
 
-    /// Turns AMSGrad on or off (default off): divide by the running maximum
-    /// of the second moment instead of the second moment itself.
-    pub fn amsgrad(mut self, amsgrad: bool) -> Self {
-        self.amsgrad = amsgrad;
-        self
-    }
-
     /// The number of steps taken so far.
     pub fn steps(&self) -> u64 {
         self.t
     }
 }
 
-impl<M: Params> Optimizer<M> for Adam<M> {
+impl<M: Params, X: AmsGrad<M>> Optimizer<M> for Adam<M, X> {
     fn step(&mut self, model: &mut M, grads: &M) {
         self.t += 1;
         self.beta1_t *= self.beta1;
@@ -146,19 +204,24 @@ impl<M: Params> Optimizer<M> for Adam<M> {
             (true, false) => Decay::L2,
         };
         let rule = Rule { decay, one_minus_beta1, beta2, one_minus_beta2, scaled_eps, scaled_step };
-        let amsgrad = self.amsgrad;
-        M::visit(
-            [model, &mut self.m, &mut self.v, &mut self.v_max],
-            [grads],
-            &mut |[theta, m, v, v_max], [grad]| match (decay_mode, amsgrad) {
-                (Decay::None, false) => rule.apply::<NO_DECAY, false>(theta, m, v, v_max, grad),
-                (Decay::None, true) => rule.apply::<NO_DECAY, true>(theta, m, v, v_max, grad),
-                (Decay::L2, false) => rule.apply::<L2, false>(theta, m, v, v_max, grad),
-                (Decay::L2, true) => rule.apply::<L2, true>(theta, m, v, v_max, grad),
-                (Decay::Decoupled, false) => rule.apply::<DECOUPLED, false>(theta, m, v, v_max, grad),
-                (Decay::Decoupled, true) => rule.apply::<DECOUPLED, true>(theta, m, v, v_max, grad),
-            },
-        );
+        match self.v_max.maximum() {
+            None => M::visit([model, &mut self.m, &mut self.v], [grads], &mut |[theta, m, v], [grad]| {
+                match decay_mode {
+                    Decay::None => rule.apply::<NO_DECAY, false>(theta, m, v, &mut [], grad),
+                    Decay::L2 => rule.apply::<L2, false>(theta, m, v, &mut [], grad),
+                    Decay::Decoupled => rule.apply::<DECOUPLED, false>(theta, m, v, &mut [], grad),
+                }
+            }),
+            Some(v_max) => M::visit(
+                [model, &mut self.m, &mut self.v, v_max],
+                [grads],
+                &mut |[theta, m, v, v_max], [grad]| match decay_mode {
+                    Decay::None => rule.apply::<NO_DECAY, true>(theta, m, v, v_max, grad),
+                    Decay::L2 => rule.apply::<L2, true>(theta, m, v, v_max, grad),
+                    Decay::Decoupled => rule.apply::<DECOUPLED, true>(theta, m, v, v_max, grad),
+                },
+            ),
+        }
     }
 
     fn learning_rate(&self) -> f64 {
@@ -183,7 +246,9 @@ impl<M: Params> Optimizer<M> for Adam<M> {
         self.beta2_t = 1.0;
         self.m.fill_zero();
         self.v.fill_zero();
-        self.v_max.fill_zero();
+        if let Some(v_max) = self.v_max.maximum() {
+            v_max.fill_zero();
+        }
     }
 }
 
@@ -249,26 +314,42 @@ impl<T: Float, const DECAY: u8, const AMSGRAD: bool> simd::Kernel for Update<'_,
     #[inline(always)]
     fn run<I: simd::Isa>(self, _isa: I) {
         let Update { rule, theta, m, v, v_max, grad } = self;
-        let Rule { decay, one_minus_beta1, beta2, one_minus_beta2, scaled_eps, scaled_step } = rule;
-        let slots = theta.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(v_max.iter_mut());
-        for ((((theta, m), v), v_max), &g) in slots.zip(grad) {
-            let mut g = g;
-            if DECAY == DECOUPLED {
-                *theta = *theta * decay; //                 θ ← θ (1 - η λ)
-            } else if DECAY == L2 {
-                g = g + decay * *theta; //                  g ← g + λ θ
+        let moments = theta.iter_mut().zip(m.iter_mut()).zip(v.iter_mut());
+        if AMSGRAD {
+            for ((((theta, m), v), v_max), &g) in moments.zip(v_max.iter_mut()).zip(grad) {
+                rule.update::<DECAY>(theta, m, v, Some(v_max), g);
             }
-            *m = flush_subnormal(*m + one_minus_beta1 * (g - *m)); //  m ← β₁ m + (1 - β₁) g
-            *v = flush_subnormal(beta2 * *v + one_minus_beta2 * g * g); // v ← β₂ v + (1 - β₂) g²
-            let second = if AMSGRAD {
+        } else {
+            for (((theta, m), v), &g) in moments.zip(grad) {
+                rule.update::<DECAY>(theta, m, v, None, g);
+            }
+        }
+    }
+}
+
+impl<T: Float> Rule<T> {
+    /// The step of one parameter `θ` with gradient `g`, its moments and (with
+    /// AMSGrad) their maximum.
+    #[inline(always)]
+    fn update<const DECAY: u8>(&self, theta: &mut T, m: &mut T, v: &mut T, v_max: Option<&mut T>, g: T) {
+        let Rule { decay, one_minus_beta1, beta2, one_minus_beta2, scaled_eps, scaled_step } = *self;
+        let mut g = g;
+        if DECAY == DECOUPLED {
+            *theta = *theta * decay; //                 θ ← θ (1 - η λ)
+        } else if DECAY == L2 {
+            g = g + decay * *theta; //                  g ← g + λ θ
+        }
+        *m = flush_subnormal(*m + one_minus_beta1 * (g - *m)); //  m ← β₁ m + (1 - β₁) g
+        *v = flush_subnormal(beta2 * *v + one_minus_beta2 * g * g); // v ← β₂ v + (1 - β₂) g²
+        let second = match v_max {
+            Some(v_max) => {
                 *v_max = v_max.max(*v); //                  v̂ ← max(v̂, v)
                 *v_max
-            } else {
-                *v
-            };
-            let denominator = second.sqrt() + scaled_eps; //  √v + ε √(1 - β₂ᵗ)
-            *theta = *theta - scaled_step * (*m / denominator);
-        }
+            }
+            None => *v,
+        };
+        let denominator = second.sqrt() + scaled_eps; //  √v + ε √(1 - β₂ᵗ)
+        *theta = *theta - scaled_step * (*m / denominator);
     }
 }
 
@@ -288,20 +369,34 @@ impl<T: Float, const DECAY: u8, const AMSGRAD: bool> simd::Kernel for Update<'_,
 /// ```
 ///
 /// Defaults as PyTorch: `β = (0.9, 0.999)`, `ε = 1e-8`, `λ = 0.01`.
+///
+/// With [`amsgrad`](AdamW::amsgrad) it becomes an `AdamW<M, Maximum<M>>`,
+/// as [`Adam`] does.
 #[derive(Clone, Debug)]
-pub struct AdamW<M>(Adam<M>);
+pub struct AdamW<M, X = NoMaximum>(Adam<M, X>);
 
 impl<M: Params> AdamW<M> {
-    /// The optimizer's size in bytes, its per-parameter state included
-    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
-    /// must set aside for it.
-    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
-
     /// AdamW with learning rate `lr` and PyTorch's defaults for everything
     /// else (weight decay 0.01).
     pub fn new(lr: f64) -> Self {
         Self(Adam { decoupled: true, weight_decay: 0.01, ..Adam::new(lr) })
     }
+
+    /// Turns AMSGrad on: the optimizer then keeps the running maximum of
+    /// the second moment (see [`Adam::amsgrad`]).
+    pub fn amsgrad(self) -> AdamW<M, Maximum<M>>
+    where
+        Maximum<M>: AmsGrad<M>,
+    {
+        AdamW(self.0.amsgrad())
+    }
+}
+
+impl<M: Params, X: AmsGrad<M>> AdamW<M, X> {
+    /// The optimizer's size in bytes, its per-parameter state included
+    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
+    /// must set aside for it.
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
     /// Sets `(β₁, β₂)`, each in `[0, 1)` (default `(0.9, 0.999)`).
     pub fn betas(self, beta1: f64, beta2: f64) -> Self {
@@ -318,18 +413,13 @@ impl<M: Params> AdamW<M> {
         Self(self.0.weight_decay(weight_decay))
     }
 
-    /// Turns AMSGrad on or off (default off).
-    pub fn amsgrad(self, amsgrad: bool) -> Self {
-        Self(self.0.amsgrad(amsgrad))
-    }
-
     /// The number of steps taken so far.
     pub fn steps(&self) -> u64 {
         self.0.t
     }
 }
 
-impl<M: Params> Optimizer<M> for AdamW<M> {
+impl<M: Params, X: AmsGrad<M>> Optimizer<M> for AdamW<M, X> {
     fn step(&mut self, model: &mut M, grads: &M) {
         self.0.step(model, grads);
     }

@@ -11,7 +11,7 @@
 //! |---|---|---|
 //! | [`Sgd`] | none | `torch.optim.SGD` |
 //! | [`SgdMomentum`] (from [`Sgd::momentum`]) | momentum buffer | `torch.optim.SGD` with momentum |
-//! | [`Adam`] | first and second moments, their running maximum | `torch.optim.Adam` |
+//! | [`Adam`] | first and second moments (and with AMSGrad, [`Maximum`], their running maximum) | `torch.optim.Adam` |
 //! | [`AdamW`] | as `Adam` | `torch.optim.AdamW` |
 //! | [`RmsProp`] | mean square, mean gradient, momentum buffer | `torch.optim.RMSprop` |
 //!
@@ -22,7 +22,7 @@ mod adam;
 mod rmsprop;
 mod sgd;
 
-pub use adam::{Adam, AdamW};
+pub use adam::{Adam, AdamW, AmsGrad, Maximum, NoMaximum};
 pub use rmsprop::RmsProp;
 pub use sgd::{Sgd, SgdMomentum};
 
