@@ -6,7 +6,7 @@
 //! in place: `Box<M>` is a model whose `zeroed` and `random` never build an
 //! `M` on the stack.
 
-use backprop::optim::Maximum;
+use backprop::optim::{Kept, Unused};
 use backprop::prelude::*;
 
 type Big = (Dense<784, 512, ReLU>, Dense<512, 256, ReLU>, Dense<256, 10, Identity>);
@@ -34,8 +34,20 @@ fn compile_time_sizes() {
     // optimizer itself is small.
     const { assert!(Adam::<Big>::STATE_BYTES >= 2 * Big::BYTES) };
     const { assert!(Adam::<Big>::STATE_BYTES < 2 * Big::BYTES + 128) };
-    const { assert!(Adam::<Big, Maximum<Big>>::STATE_BYTES >= 3 * Big::BYTES) };
+    const { assert!(Adam::<Big, Kept<Big>>::STATE_BYTES >= 3 * Big::BYTES) };
     const { assert!(Adam::<Box<Big>>::STATE_BYTES < 128) };
+    // RMSprop: the mean square, plus the mean gradient if centred and the
+    // momentum buffer with momentum.
+    let scalars = 128;
+    let rmsprop = [
+        RmsProp::<Big>::STATE_BYTES,
+        RmsProp::<Big, Kept<Big>>::STATE_BYTES,
+        RmsProp::<Big, Unused, Kept<Big>>::STATE_BYTES,
+        RmsProp::<Big, Kept<Big>, Kept<Big>>::STATE_BYTES,
+    ];
+    for (bytes, models) in rmsprop.into_iter().zip([1, 2, 2, 3]) {
+        assert!((models * Big::BYTES..models * Big::BYTES + scalars).contains(&bytes), "{bytes} B");
+    }
     assert_eq!(<Box<Big>>::BYTES, std::mem::size_of::<usize>());
     assert_eq!(Sgd::<f32>::STATE_BYTES, 8);
 }

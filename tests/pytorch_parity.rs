@@ -186,7 +186,7 @@ fn rmsprop_default() {
 #[test]
 fn rmsprop_centered_momentum_weight_decay() {
     type Net = (D<3, 5, GeluErf>, D<5, 3, Identity>);
-    let rmsprop = RmsProp::new(0.01).alpha(0.9).eps(1e-6).momentum(0.5).centered(true).weight_decay(0.01);
+    let rmsprop = RmsProp::new(0.01).alpha(0.9).eps(1e-6).momentum(0.5).centered().weight_decay(0.01);
     check::<Net, _, _, 3, 3>("rmsprop_centered_momentum_weight_decay", SoftmaxCrossEntropy, rmsprop, classes);
 }
 

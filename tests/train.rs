@@ -1497,3 +1497,38 @@ fn train_epoch_and_shuffle_together_learn_xor_without_allocating() {
         assert_eq!(t[0], f64::from(((x[0] > 0.5) != (x[1] > 0.5)) as u8), "pairs stayed together");
     }
 }
+
+/// An optimizer buffer that is kept but not in use changes nothing:
+/// RMSprop with momentum 0 (a momentum buffer kept, as PyTorch uses it only
+/// while μ > 0) steps exactly as plain RMSprop; `set_momentum` turns it on,
+/// after which the two differ; `reset` forgets every kept buffer.
+#[test]
+fn kept_buffers_follow_their_option() {
+    let (x, t) = reg_data(16);
+    let start: Reg = Model::init(&mut rng(3));
+    let run = |optimizer: &mut dyn FnMut(&mut Reg, &mut Reg)| {
+        let mut net = start;
+        let mut grads = Reg::zeroed();
+        for _ in 0..5 {
+            net.train_step(&x, &t, &Mse, &mut Sgd::new(0.0), &mut grads, Clip::None).unwrap();
+            optimizer(&mut net, &mut grads);
+        }
+        bits(&net)
+    };
+    let mut plain = RmsProp::new(0.01);
+    let mut zero_momentum = RmsProp::new(0.01).momentum(0.0);
+    let reference = run(&mut |net, grads| plain.step(net, grads));
+    assert_eq!(run(&mut |net, grads| zero_momentum.step(net, grads)), reference);
+    let mut with_momentum = zero_momentum.clone().set_momentum(0.5);
+    assert_ne!(run(&mut |net, grads| with_momentum.step(net, grads)), reference);
+
+    // After reset, a centred RMSprop with momentum repeats its first run.
+    let mut centred = RmsProp::new(0.01).centered().momentum(0.5);
+    let first = run(&mut |net, grads| centred.step(net, grads));
+    centred.reset();
+    assert_eq!(run(&mut |net, grads| centred.step(net, grads)), first);
+    let mut amsgrad = Adam::new(0.01).amsgrad();
+    let first = run(&mut |net, grads| amsgrad.step(net, grads));
+    amsgrad.reset();
+    assert_eq!(run(&mut |net, grads| amsgrad.step(net, grads)), first);
+}

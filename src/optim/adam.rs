@@ -1,7 +1,7 @@
 //! Adam and AdamW: per-parameter step sizes from running moments of the
 //! gradient.
 
-use super::{check_learning_rate, check_weight_decay, require, Optimizer};
+use super::{check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
 use crate::error::Error;
 use crate::math::{cast, flush_subnormal};
 use crate::model::Params;
@@ -46,10 +46,10 @@ use num_traits::Float;
 ///
 /// AMSGrad's running maximum is part of the type: `Adam<M>` keeps two values
 /// of the model's type (`m`, `v`), and [`amsgrad`](Adam::amsgrad) turns it
-/// into an `Adam<M, Maximum<M>>`, which keeps the third. Nothing is reserved
-/// for an option that is off.
+/// into an `Adam<M, Kept<M>>`, which keeps the third (see
+/// [`Buffer`]). Nothing is reserved for an option that is off.
 #[derive(Clone, Debug)]
-pub struct Adam<M, X = NoMaximum> {
+pub struct Adam<M, X = Unused> {
     lr: f64,
     beta1: f64,
     beta2: f64,
@@ -71,53 +71,6 @@ pub struct Adam<M, X = NoMaximum> {
     v_max: X,
 }
 
-/// Where Adam keeps AMSGrad's running maximum of the second moment:
-/// [`NoMaximum`] (AMSGrad off, nothing kept) or [`Maximum`] (a value of the
-/// model's type). Sealed: these two are all there is.
-pub trait AmsGrad<M: Params>: Clone + core::fmt::Debug + sealed::Sealed {
-    /// No maximum, or a zero one.
-    #[doc(hidden)]
-    fn zeroed() -> Self;
-
-    /// The maximum, if this state keeps one.
-    #[doc(hidden)]
-    fn maximum(&mut self) -> Option<&mut M>;
-}
-
-mod sealed {
-    /// Only this module's AMSGrad states are [`AmsGrad`](super::AmsGrad)s.
-    pub trait Sealed {}
-    impl Sealed for super::NoMaximum {}
-    impl<M> Sealed for super::Maximum<M> {}
-}
-
-/// AMSGrad off: Adam keeps no running maximum.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NoMaximum;
-
-/// AMSGrad on: the running maximum `v̂` of Adam's second moment, a value of
-/// the model's type.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Maximum<M>(M);
-
-impl<M: Params> AmsGrad<M> for NoMaximum {
-    fn zeroed() -> Self {
-        NoMaximum
-    }
-    fn maximum(&mut self) -> Option<&mut M> {
-        None
-    }
-}
-
-impl<M: Params + Clone + core::fmt::Debug> AmsGrad<M> for Maximum<M> {
-    fn zeroed() -> Self {
-        Maximum(M::zeroed())
-    }
-    fn maximum(&mut self) -> Option<&mut M> {
-        Some(&mut self.0)
-    }
-}
-
 impl<M: Params> Adam<M> {
     /// Adam with learning rate `lr` and PyTorch's defaults for everything else.
     pub fn new(lr: f64) -> Self {
@@ -133,7 +86,7 @@ impl<M: Params> Adam<M> {
             beta2_t: 1.0,
             m: M::zeroed(),
             v: M::zeroed(),
-            v_max: NoMaximum,
+            v_max: Unused,
         }
     }
 
@@ -141,17 +94,17 @@ impl<M: Params> Adam<M> {
     /// maximum of the second moment instead of the second moment itself.
     /// The optimizer then keeps that maximum, a third value of the model's
     /// type.
-    pub fn amsgrad(self) -> Adam<M, Maximum<M>>
+    pub fn amsgrad(self) -> Adam<M, Kept<M>>
     where
-        Maximum<M>: AmsGrad<M>,
+        Kept<M>: Buffer<M>,
     {
         let Adam { lr, beta1, beta2, eps, weight_decay, decoupled, t, beta1_t, beta2_t, m, v, .. } = self;
-        let v_max = Maximum::zeroed();
+        let v_max = Kept::zeroed();
         Adam { lr, beta1, beta2, eps, weight_decay, decoupled, t, beta1_t, beta2_t, m, v, v_max }
     }
 }
 
-impl<M: Params, X: AmsGrad<M>> Adam<M, X> {
+impl<M: Params, X: Buffer<M>> Adam<M, X> {
     /// The optimizer's size in bytes, its per-parameter state included
     /// (`size_of::<Self>()`), known at compile time: what a microcontroller
     /// must set aside for it.
@@ -182,7 +135,7 @@ impl<M: Params, X: AmsGrad<M>> Adam<M, X> {
     }
 }
 
-impl<M: Params, X: AmsGrad<M>> Optimizer<M> for Adam<M, X> {
+impl<M: Params, X: Buffer<M>> Optimizer<M> for Adam<M, X> {
     fn step(&mut self, model: &mut M, grads: &M) {
         self.t += 1;
         self.beta1_t *= self.beta1;
@@ -204,7 +157,7 @@ impl<M: Params, X: AmsGrad<M>> Optimizer<M> for Adam<M, X> {
             (true, false) => Decay::L2,
         };
         let rule = Rule { decay, one_minus_beta1, beta2, one_minus_beta2, scaled_eps, scaled_step };
-        match self.v_max.maximum() {
+        match self.v_max.get() {
             None => M::visit([model, &mut self.m, &mut self.v], [grads], &mut |[theta, m, v], [grad]| {
                 match decay_mode {
                     Decay::None => rule.apply::<NO_DECAY, false>(theta, m, v, &mut [], grad),
@@ -246,7 +199,7 @@ impl<M: Params, X: AmsGrad<M>> Optimizer<M> for Adam<M, X> {
         self.beta2_t = 1.0;
         self.m.fill_zero();
         self.v.fill_zero();
-        if let Some(v_max) = self.v_max.maximum() {
+        if let Some(v_max) = self.v_max.get() {
             v_max.fill_zero();
         }
     }
@@ -370,10 +323,10 @@ impl<T: Float> Rule<T> {
 ///
 /// Defaults as PyTorch: `β = (0.9, 0.999)`, `ε = 1e-8`, `λ = 0.01`.
 ///
-/// With [`amsgrad`](AdamW::amsgrad) it becomes an `AdamW<M, Maximum<M>>`,
-/// as [`Adam`] does.
+/// With [`amsgrad`](AdamW::amsgrad) it becomes an `AdamW<M, Kept<M>>`, as
+/// [`Adam`] does.
 #[derive(Clone, Debug)]
-pub struct AdamW<M, X = NoMaximum>(Adam<M, X>);
+pub struct AdamW<M, X = Unused>(Adam<M, X>);
 
 impl<M: Params> AdamW<M> {
     /// AdamW with learning rate `lr` and PyTorch's defaults for everything
@@ -384,15 +337,15 @@ impl<M: Params> AdamW<M> {
 
     /// Turns AMSGrad on: the optimizer then keeps the running maximum of
     /// the second moment (see [`Adam::amsgrad`]).
-    pub fn amsgrad(self) -> AdamW<M, Maximum<M>>
+    pub fn amsgrad(self) -> AdamW<M, Kept<M>>
     where
-        Maximum<M>: AmsGrad<M>,
+        Kept<M>: Buffer<M>,
     {
         AdamW(self.0.amsgrad())
     }
 }
 
-impl<M: Params, X: AmsGrad<M>> AdamW<M, X> {
+impl<M: Params, X: Buffer<M>> AdamW<M, X> {
     /// The optimizer's size in bytes, its per-parameter state included
     /// (`size_of::<Self>()`), known at compile time: what a microcontroller
     /// must set aside for it.
@@ -419,7 +372,7 @@ impl<M: Params, X: AmsGrad<M>> AdamW<M, X> {
     }
 }
 
-impl<M: Params, X: AmsGrad<M>> Optimizer<M> for AdamW<M, X> {
+impl<M: Params, X: Buffer<M>> Optimizer<M> for AdamW<M, X> {
     fn step(&mut self, model: &mut M, grads: &M) {
         self.0.step(model, grads);
     }

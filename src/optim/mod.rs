@@ -11,9 +11,9 @@
 //! |---|---|---|
 //! | [`Sgd`] | none | `torch.optim.SGD` |
 //! | [`SgdMomentum`] (from [`Sgd::momentum`]) | momentum buffer | `torch.optim.SGD` with momentum |
-//! | [`Adam`] | first and second moments (and with AMSGrad, [`Maximum`], their running maximum) | `torch.optim.Adam` |
+//! | [`Adam`] | first and second moments (with AMSGrad, their running maximum too) | `torch.optim.Adam` |
 //! | [`AdamW`] | as `Adam` | `torch.optim.AdamW` |
-//! | [`RmsProp`] | mean square, mean gradient, momentum buffer | `torch.optim.RMSprop` |
+//! | [`RmsProp`] | mean square (centred, the mean gradient too; with momentum, a momentum buffer) | `torch.optim.RMSprop` |
 //!
 //! The scalar hyper-parameters are `f64`, converted to the model's scalar type
 //! at each step.
@@ -22,12 +22,60 @@ mod adam;
 mod rmsprop;
 mod sgd;
 
-pub use adam::{Adam, AdamW, AmsGrad, Maximum, NoMaximum};
+pub use adam::{Adam, AdamW};
 pub use rmsprop::RmsProp;
 pub use sgd::{Sgd, SgdMomentum};
 
 use crate::error::Error;
 use crate::model::Params;
+
+/// A buffer of the model's type that an optimizer keeps only when an option
+/// needs it: [`Unused`] (the option is off, nothing is kept) or [`Kept`].
+/// The choice is part of the optimizer's type (`Adam<M>` against
+/// `Adam<M, Kept<M>>` with AMSGrad), so an option that is off costs no
+/// memory. Sealed: these two are all there is.
+pub trait Buffer<M: Params>: Clone + core::fmt::Debug + sealed::Sealed {
+    /// Nothing, or a zero buffer.
+    #[doc(hidden)]
+    fn zeroed() -> Self;
+
+    /// The buffer, if one is kept.
+    #[doc(hidden)]
+    fn get(&mut self) -> Option<&mut M>;
+}
+
+mod sealed {
+    /// Only this module's buffers are [`Buffer`](super::Buffer)s.
+    pub trait Sealed {}
+    impl Sealed for super::Unused {}
+    impl<M> Sealed for super::Kept<M> {}
+}
+
+/// An optimizer buffer that is not kept: its option is off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Unused;
+
+/// An optimizer buffer that is kept: a value of the model's type.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Kept<M>(M);
+
+impl<M: Params> Buffer<M> for Unused {
+    fn zeroed() -> Self {
+        Unused
+    }
+    fn get(&mut self) -> Option<&mut M> {
+        None
+    }
+}
+
+impl<M: Params + Clone + core::fmt::Debug> Buffer<M> for Kept<M> {
+    fn zeroed() -> Self {
+        Kept(M::zeroed())
+    }
+    fn get(&mut self) -> Option<&mut M> {
+        Some(&mut self.0)
+    }
+}
 
 /// An update rule for the parameters of models of type `M`.
 pub trait Optimizer<M: Params> {

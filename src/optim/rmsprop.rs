@@ -1,6 +1,6 @@
 //! RMSprop: divide the gradient by a running root-mean-square of itself.
 
-use super::{check_learning_rate, check_weight_decay, require, Optimizer};
+use super::{check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
 use crate::error::Error;
 use crate::math::{cast, flush_subnormal};
 use crate::model::Params;
@@ -27,28 +27,28 @@ use num_traits::Float;
 /// centred (PyTorch's default learning rate is `0.01`). State values that
 /// fall below the smallest normal number are set to zero
 /// ([`flush_subnormal`](crate::math::flush_subnormal)).
+///
+/// The mean gradient and the momentum buffer are part of the type, kept
+/// only when their option is on (see [`Buffer`]): `RmsProp<M>` keeps one
+/// value of the model's type, [`centered`](RmsProp::centered) adds the mean
+/// gradient (`RmsProp<M, Kept<M>, _>`) and [`momentum`](RmsProp::momentum)
+/// the momentum buffer (`RmsProp<M, _, Kept<M>>`).
 #[derive(Clone, Debug)]
-pub struct RmsProp<M> {
+pub struct RmsProp<M, A = Unused, B = Unused> {
     lr: f64,
     alpha: f64,
     eps: f64,
     momentum: f64,
-    centered: bool,
     weight_decay: f64,
     /// The mean square `s`.
     square_avg: M,
-    /// The mean gradient `a` (centred only).
-    grad_avg: M,
-    /// The momentum buffer `b`.
-    buffer: M,
+    /// The mean gradient `a`, if centred.
+    grad_avg: A,
+    /// The momentum buffer `b`, if there is momentum.
+    buffer: B,
 }
 
 impl<M: Params> RmsProp<M> {
-    /// The optimizer's size in bytes, its per-parameter state included
-    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
-    /// must set aside for it.
-    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
-
     /// RMSprop with learning rate `lr` and PyTorch's defaults for everything
     /// else.
     pub fn new(lr: f64) -> Self {
@@ -57,13 +57,52 @@ impl<M: Params> RmsProp<M> {
             alpha: 0.99,
             eps: 1e-8,
             momentum: 0.0,
-            centered: false,
             weight_decay: 0.0,
             square_avg: M::zeroed(),
-            grad_avg: M::zeroed(),
-            buffer: M::zeroed(),
+            grad_avg: Unused,
+            buffer: Unused,
         }
     }
+}
+
+impl<M: Params, B> RmsProp<M, Unused, B> {
+    /// Centres the second moment by the squared mean gradient
+    /// (PyTorch's `centered=True`); the optimizer then keeps the mean
+    /// gradient, a value of the model's type.
+    pub fn centered(self) -> RmsProp<M, Kept<M>, B>
+    where
+        Kept<M>: Buffer<M>,
+    {
+        let RmsProp { lr, alpha, eps, momentum, weight_decay, square_avg, buffer, .. } = self;
+        RmsProp { lr, alpha, eps, momentum, weight_decay, square_avg, grad_avg: Kept::zeroed(), buffer }
+    }
+}
+
+impl<M: Params, A> RmsProp<M, A, Unused> {
+    /// Sets the momentum `μ ≥ 0` (default 0); the optimizer then keeps a
+    /// momentum buffer, a value of the model's type (used while `μ > 0`).
+    pub fn momentum(self, momentum: f64) -> RmsProp<M, A, Kept<M>>
+    where
+        Kept<M>: Buffer<M>,
+    {
+        let RmsProp { lr, alpha, eps, weight_decay, square_avg, grad_avg, .. } = self;
+        RmsProp { lr, alpha, eps, momentum, weight_decay, square_avg, grad_avg, buffer: Kept::zeroed() }
+    }
+}
+
+impl<M: Params, A> RmsProp<M, A, Kept<M>> {
+    /// Changes the momentum `μ` of an optimizer that keeps a momentum buffer.
+    pub fn set_momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+}
+
+impl<M: Params, A: Buffer<M>, B: Buffer<M>> RmsProp<M, A, B> {
+    /// The optimizer's size in bytes, its per-parameter state included
+    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
+    /// must set aside for it.
+    pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
     /// Sets the smoothing constant `α` in `[0, 1)` (default 0.99).
     pub fn alpha(mut self, alpha: f64) -> Self {
@@ -74,18 +113,6 @@ impl<M: Params> RmsProp<M> {
     /// Sets `ε` (default `1e-8`).
     pub fn eps(mut self, eps: f64) -> Self {
         self.eps = eps;
-        self
-    }
-
-    /// Sets the momentum `μ` (default 0).
-    pub fn momentum(mut self, momentum: f64) -> Self {
-        self.momentum = momentum;
-        self
-    }
-
-    /// Centres the second moment by the squared mean gradient (default off).
-    pub fn centered(mut self, centered: bool) -> Self {
-        self.centered = centered;
         self
     }
 
@@ -106,56 +133,104 @@ struct Rule<T> {
     mu: T,
     lambda: T,
     decay: bool,
-    centered: bool,
-    momentum: bool,
 }
 
 impl<T: Float> Rule<T> {
-    /// The update of one tensor; the slices are separate arguments so that
-    /// the compiler knows they do not overlap, and vectorises the loop.
+    /// The update of one tensor, with the mean gradient if centred and the
+    /// momentum buffer if there is momentum. The slices are separate
+    /// arguments so that the compiler knows they do not overlap, and
+    /// vectorises each loop.
     #[inline]
-    fn apply(&self, theta: &mut [T], square_avg: &mut [T], grad_avg: &mut [T], buffer: &mut [T], grad: &[T]) {
-        let Rule { lr, alpha, one_minus_alpha, eps, mu, lambda, decay, centered, momentum } = *self;
-        let slots =
-            theta.iter_mut().zip(square_avg.iter_mut()).zip(grad_avg.iter_mut()).zip(buffer.iter_mut());
-        for ((((theta, s), a), b), &g) in slots.zip(grad) {
-            let mut g = g;
-            if decay {
-                g = g + lambda * *theta; //                   g ← g + λ θ
+    fn apply(
+        &self,
+        theta: &mut [T],
+        square_avg: &mut [T],
+        grad_avg: Option<&mut [T]>,
+        buffer: Option<&mut [T]>,
+        grad: &[T],
+    ) {
+        let slots = theta.iter_mut().zip(square_avg.iter_mut());
+        match (grad_avg, buffer) {
+            (None, None) => {
+                for ((theta, s), &g) in slots.zip(grad) {
+                    self.update(theta, s, None, None, g);
+                }
             }
-            *s = flush_subnormal(alpha * *s + one_minus_alpha * g * g); //  s ← α s + (1 - α) g²
-            let d = if centered {
+            (Some(grad_avg), None) => {
+                for (((theta, s), a), &g) in slots.zip(grad_avg).zip(grad) {
+                    self.update(theta, s, Some(a), None, g);
+                }
+            }
+            (None, Some(buffer)) => {
+                for (((theta, s), b), &g) in slots.zip(buffer).zip(grad) {
+                    self.update(theta, s, None, Some(b), g);
+                }
+            }
+            (Some(grad_avg), Some(buffer)) => {
+                for ((((theta, s), a), b), &g) in slots.zip(grad_avg).zip(buffer).zip(grad) {
+                    self.update(theta, s, Some(a), Some(b), g);
+                }
+            }
+        }
+    }
+
+    /// The step of one parameter `θ` with gradient `g`.
+    #[inline(always)]
+    fn update(&self, theta: &mut T, s: &mut T, a: Option<&mut T>, b: Option<&mut T>, g: T) {
+        let Rule { lr, alpha, one_minus_alpha, eps, mu, lambda, decay } = *self;
+        let mut g = g;
+        if decay {
+            g = g + lambda * *theta; //                   g ← g + λ θ
+        }
+        *s = flush_subnormal(alpha * *s + one_minus_alpha * g * g); //  s ← α s + (1 - α) g²
+        let d = match a {
+            Some(a) => {
                 *a = flush_subnormal(*a + one_minus_alpha * (g - *a)); //   a ← α a + (1 - α) g
                 (*s - *a * *a).sqrt() + eps
-            } else {
-                s.sqrt() + eps
-            };
-            if momentum {
+            }
+            None => s.sqrt() + eps,
+        };
+        match b {
+            Some(b) => {
                 *b = flush_subnormal(mu * *b + g / d); //                   b ← μ b + g / d
                 *theta = *theta - lr * *b;
-            } else {
-                *theta = *theta - lr * (g / d);
             }
+            None => *theta = *theta - lr * (g / d),
         }
     }
 }
 
-impl<M: Params> Optimizer<M> for RmsProp<M> {
+impl<M: Params, A: Buffer<M>, B: Buffer<M>> Optimizer<M> for RmsProp<M, A, B> {
     fn step(&mut self, model: &mut M, grads: &M) {
         let lr: M::Scalar = cast(self.lr);
         let (alpha, one_minus_alpha): (M::Scalar, M::Scalar) = (cast(self.alpha), cast(1.0 - self.alpha));
         let (eps, mu, lambda): (M::Scalar, M::Scalar, M::Scalar) =
             (cast(self.eps), cast(self.momentum), cast(self.weight_decay));
-        let (decay, centered, momentum) = (self.weight_decay != 0.0, self.centered, self.momentum > 0.0);
-
-        let rule = Rule { lr, alpha, one_minus_alpha, eps, mu, lambda, decay, centered, momentum };
-        M::visit(
-            [model, &mut self.square_avg, &mut self.grad_avg, &mut self.buffer],
-            [grads],
-            &mut |[theta, square_avg, grad_avg, buffer], [grad]| {
-                rule.apply(theta, square_avg, grad_avg, buffer, grad)
-            },
-        );
+        let decay = self.weight_decay != 0.0;
+        let rule = Rule { lr, alpha, one_minus_alpha, eps, mu, lambda, decay };
+        // PyTorch uses the momentum buffer only while μ > 0.
+        let buffer = if self.momentum > 0.0 { self.buffer.get() } else { None };
+        let square_avg = &mut self.square_avg;
+        match (self.grad_avg.get(), buffer) {
+            (None, None) => M::visit([model, square_avg], [grads], &mut |[theta, s], [g]| {
+                rule.apply(theta, s, None, None, g)
+            }),
+            (Some(grad_avg), None) => {
+                M::visit([model, square_avg, grad_avg], [grads], &mut |[theta, s, a], [g]| {
+                    rule.apply(theta, s, Some(a), None, g)
+                })
+            }
+            (None, Some(buffer)) => {
+                M::visit([model, square_avg, buffer], [grads], &mut |[theta, s, b], [g]| {
+                    rule.apply(theta, s, None, Some(b), g)
+                })
+            }
+            (Some(grad_avg), Some(buffer)) => {
+                M::visit([model, square_avg, grad_avg, buffer], [grads], &mut |[theta, s, a, b], [g]| {
+                    rule.apply(theta, s, Some(a), Some(b), g)
+                })
+            }
+        }
     }
 
     fn learning_rate(&self) -> f64 {
@@ -181,7 +256,8 @@ impl<M: Params> Optimizer<M> for RmsProp<M> {
 
     fn reset(&mut self) {
         self.square_avg.fill_zero();
-        self.grad_avg.fill_zero();
-        self.buffer.fill_zero();
+        for buffer in [self.grad_avg.get(), self.buffer.get()].into_iter().flatten() {
+            buffer.fill_zero();
+        }
     }
 }

@@ -105,7 +105,7 @@ fn main() -> ! {
     ok &= exercise(Sgd::new(0.1).momentum(0.9).nesterov(true), &mut inputs, &mut labels);
     ok &= exercise(Adam::new(0.01).amsgrad().weight_decay(1e-3), &mut inputs, &mut labels);
     ok &= exercise(AdamW::new(0.01), &mut inputs, &mut labels);
-    ok &= exercise(RmsProp::new(0.01).centered(true).momentum(0.5), &mut inputs, &mut labels);
+    ok &= exercise(RmsProp::new(0.01).centered().momentum(0.5), &mut inputs, &mut labels);
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     loop {}
 }
