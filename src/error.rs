@@ -20,6 +20,10 @@ use core::fmt;
 pub enum Error {
     /// A class index is not below the number of classes (the output width).
     ClassOutOfRange {
+        /// Which data set: `"training data"` and `"validation data"` in
+        /// [`fit`](crate::train::Train::fit), `"data set"` in
+        /// [`check_data`](crate::train::Train::check_data), `"data"` elsewhere.
+        data: &'static str,
         /// Which sample (0 when a single target was checked).
         sample: usize,
         /// The class index that was given.
@@ -29,6 +33,10 @@ pub enum Error {
     },
     /// A target holds NaN or an infinity.
     NonFiniteTarget {
+        /// Which data set: `"training data"` and `"validation data"` in
+        /// [`fit`](crate::train::Train::fit), `"data set"` in
+        /// [`check_data`](crate::train::Train::check_data), `"data"` elsewhere.
+        data: &'static str,
         /// Which sample (0 when a single target was checked).
         sample: usize,
         /// The position of the first such element in the target.
@@ -36,6 +44,10 @@ pub enum Error {
     },
     /// A target of a loss on probabilities is outside `[0, 1]`.
     TargetNotProbability {
+        /// Which data set: `"training data"` and `"validation data"` in
+        /// [`fit`](crate::train::Train::fit), `"data set"` in
+        /// [`check_data`](crate::train::Train::check_data), `"data"` elsewhere.
+        data: &'static str,
         /// Which sample (0 when a single target was checked).
         sample: usize,
         /// The position of the first such element in the target.
@@ -43,6 +55,10 @@ pub enum Error {
     },
     /// An input holds NaN or an infinity.
     NonFiniteInput {
+        /// Which data set: `"training data"` and `"validation data"` in
+        /// [`fit`](crate::train::Train::fit), `"data set"` in
+        /// [`check_data`](crate::train::Train::check_data), `"data"` elsewhere.
+        data: &'static str,
         /// Which sample.
         sample: usize,
         /// The position of the first such element in the input.
@@ -268,12 +284,30 @@ impl Error {
     /// The same error, attributed to sample `sample` of a data set.
     pub fn at_sample(self, sample: usize) -> Self {
         match self {
-            Error::ClassOutOfRange { class, classes, .. } => {
-                Error::ClassOutOfRange { sample, class, classes }
+            Error::ClassOutOfRange { data, class, classes, .. } => {
+                Error::ClassOutOfRange { data, sample, class, classes }
             }
-            Error::NonFiniteTarget { index, .. } => Error::NonFiniteTarget { sample, index },
-            Error::TargetNotProbability { index, .. } => Error::TargetNotProbability { sample, index },
-            Error::NonFiniteInput { index, .. } => Error::NonFiniteInput { sample, index },
+            Error::NonFiniteTarget { data, index, .. } => Error::NonFiniteTarget { data, sample, index },
+            Error::TargetNotProbability { data, index, .. } => {
+                Error::TargetNotProbability { data, sample, index }
+            }
+            Error::NonFiniteInput { data, index, .. } => Error::NonFiniteInput { data, sample, index },
+            other => other,
+        }
+    }
+
+    /// The same error, attributed to the data set `data` (`"validation
+    /// data"`, ...) if it is about one sample.
+    pub fn in_data(self, data: &'static str) -> Self {
+        match self {
+            Error::ClassOutOfRange { sample, class, classes, .. } => {
+                Error::ClassOutOfRange { data, sample, class, classes }
+            }
+            Error::NonFiniteTarget { sample, index, .. } => Error::NonFiniteTarget { data, sample, index },
+            Error::TargetNotProbability { sample, index, .. } => {
+                Error::TargetNotProbability { data, sample, index }
+            }
+            Error::NonFiniteInput { sample, index, .. } => Error::NonFiniteInput { data, sample, index },
             other => other,
         }
     }
@@ -282,18 +316,18 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            Error::ClassOutOfRange { sample, class, classes } => write!(
+            Error::ClassOutOfRange { data, sample, class, classes } => write!(
                 f,
-                "sample {sample}: class index {class} is out of range: the model has {classes} outputs (classes 0..{classes})"
+                "sample {sample} of the {data}: class index {class} is out of range: the model has {classes} outputs (classes 0..{classes})"
             ),
-            Error::NonFiniteTarget { sample, index } => {
-                write!(f, "sample {sample}: target element {index} is not finite")
+            Error::NonFiniteTarget { data, sample, index } => {
+                write!(f, "sample {sample} of the {data}: target element {index} is not finite")
             }
-            Error::TargetNotProbability { sample, index } => {
-                write!(f, "sample {sample}: target element {index} is not a probability in [0, 1]")
+            Error::TargetNotProbability { data, sample, index } => {
+                write!(f, "sample {sample} of the {data}: target element {index} is not a probability in [0, 1]")
             }
-            Error::NonFiniteInput { sample, index } => {
-                write!(f, "sample {sample}: input element {index} is not finite")
+            Error::NonFiniteInput { data, sample, index } => {
+                write!(f, "sample {sample} of the {data}: input element {index} is not finite")
             }
             Error::LengthMismatch { what, len, other, other_len } => {
                 write!(f, "{len} {what} but {other_len} {other}: they must pair up one to one")

@@ -60,7 +60,7 @@ pub trait Loss<T: Float, const N: usize> {
 /// Checks that every element of `t` is finite.
 fn check_finite<T: Float, const N: usize>(t: &[T; N]) -> Result<(), Error> {
     match t.iter().position(|x| !x.is_finite()) {
-        Some(index) => Err(Error::NonFiniteTarget { sample: 0, index }),
+        Some(index) => Err(Error::NonFiniteTarget { data: "data", sample: 0, index }),
         None => Ok(()),
     }
 }
@@ -260,7 +260,7 @@ impl<T: Float, const N: usize> Loss<T, N> for BinaryCrossEntropy {
 /// Checks that every element of `t` is in `[0, 1]`.
 fn check_probabilities<T: Float, const N: usize>(t: &[T; N]) -> Result<(), Error> {
     match t.iter().position(|&x| !(x >= T::zero() && x <= T::one())) {
-        Some(index) => Err(Error::TargetNotProbability { sample: 0, index }),
+        Some(index) => Err(Error::TargetNotProbability { data: "data", sample: 0, index }),
         None => Ok(()),
     }
 }
@@ -375,7 +375,7 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
         if class < N {
             Ok(())
         } else {
-            Err(Error::ClassOutOfRange { sample: 0, class, classes: N })
+            Err(Error::ClassOutOfRange { data: "data", sample: 0, class, classes: N })
         }
     }
 

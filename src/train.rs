@@ -125,7 +125,7 @@ fn check_lengths<I, U>(
 fn check_inputs<T: Float, const IN: usize>(inputs: &[[T; IN]]) -> Result<(), Error> {
     for (sample, x) in inputs.iter().enumerate() {
         if let Some(index) = x.iter().position(|v| !v.is_finite()) {
-            return Err(Error::NonFiniteInput { sample, index });
+            return Err(Error::NonFiniteInput { data: "data", sample, index });
         }
     }
     Ok(())
@@ -158,8 +158,8 @@ fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
         Error::EmptyData { .. } => Error::EmptyData { what },
         e => e,
     })?;
-    check_inputs(inputs)?;
-    check_targets(loss, targets)
+    check_inputs(inputs).map_err(|e| e.in_data(what))?;
+    check_targets(loss, targets).map_err(|e| e.in_data(what))
 }
 
 /// `dst ← src`, parameter by parameter, in place.
@@ -358,7 +358,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         let mut correct = 0usize;
         for (sample, (x, &label)) in inputs.iter().zip(labels).enumerate() {
             if label >= N {
-                return Err(Error::ClassOutOfRange { sample, class: label, classes: N });
+                return Err(Error::ClassOutOfRange { data: "data", sample, class: label, classes: N });
             }
             correct += usize::from(self.classify(x) == label);
         }

@@ -234,22 +234,25 @@ fn losses_match_their_naive_definitions() {
 #[test]
 fn bad_targets_and_hyperparameters_are_errors() {
     let e = Loss::<f32, 3>::check_target(&SoftmaxCrossEntropy, &3).unwrap_err();
-    assert_eq!(e, Error::ClassOutOfRange { sample: 0, class: 3, classes: 3 });
+    assert_eq!(e, Error::ClassOutOfRange { data: "data", sample: 0, class: 3, classes: 3 });
     assert_eq!(
         e.to_string(),
-        "sample 0: class index 3 is out of range: the model has 3 outputs (classes 0..3)"
+        "sample 0 of the data: class index 3 is out of range: the model has 3 outputs (classes 0..3)"
     );
     assert!(SoftmaxCrossEntropy.loss(&[0.0_f32, 1.0, 2.0], &3).is_nan(), "no panic, a NaN");
     assert!(Loss::<f32, 3>::check_target(&SoftmaxCrossEntropy, &2).is_ok());
 
-    assert_eq!(Mse.check_target(&[0.0, f64::NAN]), Err(Error::NonFiniteTarget { sample: 0, index: 1 }));
+    assert_eq!(
+        Mse.check_target(&[0.0, f64::NAN]),
+        Err(Error::NonFiniteTarget { data: "data", sample: 0, index: 1 })
+    );
     assert_eq!(
         BceWithLogits.check_target(&[0.5, 1.5]),
-        Err(Error::TargetNotProbability { sample: 0, index: 1 })
+        Err(Error::TargetNotProbability { data: "data", sample: 0, index: 1 })
     );
     assert_eq!(
         BinaryCrossEntropy.check_target(&[f32::NAN]),
-        Err(Error::TargetNotProbability { sample: 0, index: 0 })
+        Err(Error::TargetNotProbability { data: "data", sample: 0, index: 0 })
     );
     assert!(Mae.check_target(&[1.0_f32, -3.0]).is_ok());
 

@@ -382,18 +382,21 @@ fn check_data_names_the_first_offending_sample() {
         Err(Error::LengthMismatch { what: "inputs", len: 6, other: "targets", other_len: 5 })
     );
     t[5][0] = f64::NAN;
-    assert_eq!(net.check_data(&x, &t, &Mse), Err(Error::NonFiniteTarget { sample: 5, index: 0 }));
+    assert_eq!(
+        net.check_data(&x, &t, &Mse),
+        Err(Error::NonFiniteTarget { data: "data set", sample: 5, index: 0 })
+    );
     x[2][1] = f64::INFINITY;
     assert_eq!(
         net.check_data(&x, &t, &Mse),
-        Err(Error::NonFiniteInput { sample: 2, index: 1 }),
+        Err(Error::NonFiniteInput { data: "data set", sample: 2, index: 1 }),
         "inputs first"
     );
     let (cx, mut labels) = cls_data(5);
     labels[3] = 3;
     assert_eq!(
         cls_net(1).check_data(&cx, &labels, &SoftmaxCrossEntropy),
-        Err(Error::ClassOutOfRange { sample: 3, class: 3, classes: 3 })
+        Err(Error::ClassOutOfRange { data: "data set", sample: 3, class: 3, classes: 3 })
     );
 }
 
@@ -505,7 +508,7 @@ fn class_index_out_of_range_in_fit() {
     let net = cls_net(1);
     let options = FitOptions { epochs: 2, batch_size: 4, ..Default::default() };
     let err = fit_err(&net, &x, &labels, SoftmaxCrossEntropy, &mut Sgd::new(0.1), options);
-    assert_eq!(err, Error::ClassOutOfRange { sample: 5, class: 3, classes: 3 });
+    assert_eq!(err, Error::ClassOutOfRange { data: "training data", sample: 5, class: 3, classes: 3 });
     says(&err, &["sample 5", "class index 3", "3 outputs"]);
 }
 
@@ -517,8 +520,8 @@ fn class_index_out_of_range_in_fit_validation() {
     let net = cls_net(1);
     let options = FitOptions { epochs: 2, batch_size: 4, validation: Some((&x, &bad)), ..Default::default() };
     let err = fit_err(&net, &x, &labels, SoftmaxCrossEntropy, &mut Sgd::new(0.1), options);
-    assert_eq!(err, Error::ClassOutOfRange { sample: 2, class: 4, classes: 3 });
-    says(&err, &["sample 2", "class index 4", "3 outputs"]);
+    assert_eq!(err, Error::ClassOutOfRange { data: "validation data", sample: 2, class: 4, classes: 3 });
+    says(&err, &["sample 2 of the validation data", "class index 4", "3 outputs"]);
 }
 
 #[test]
@@ -527,13 +530,13 @@ fn class_index_out_of_range_in_accuracy_and_evaluate() {
     labels[7] = 3;
     let net = cls_net(1);
     let err = net.accuracy(&x, &labels).unwrap_err();
-    assert_eq!(err, Error::ClassOutOfRange { sample: 7, class: 3, classes: 3 });
+    assert_eq!(err, Error::ClassOutOfRange { data: "data", sample: 7, class: 3, classes: 3 });
     says(&err, &["sample 7", "class index 3", "3 outputs"]);
     labels[4] = usize::MAX;
     let err = net.accuracy(&x, &labels).unwrap_err();
-    assert_eq!(err, Error::ClassOutOfRange { sample: 4, class: usize::MAX, classes: 3 });
+    assert_eq!(err, Error::ClassOutOfRange { data: "data", sample: 4, class: usize::MAX, classes: 3 });
     let err = net.evaluate(&x, &labels, &SoftmaxCrossEntropy).unwrap_err();
-    assert_eq!(err, Error::ClassOutOfRange { sample: 4, class: usize::MAX, classes: 3 });
+    assert_eq!(err, Error::ClassOutOfRange { data: "data", sample: 4, class: usize::MAX, classes: 3 });
 }
 
 #[test]
@@ -543,15 +546,15 @@ fn non_finite_input() {
     x[3][2] = f64::NAN;
     x[4][0] = f64::INFINITY;
     let err = fit_err(&net, &x, &t, Mse, &mut Sgd::new(0.1), quick());
-    assert_eq!(err, Error::NonFiniteInput { sample: 3, index: 2 });
-    says(&err, &["sample 3", "input element 2", "not finite"]);
+    assert_eq!(err, Error::NonFiniteInput { data: "training data", sample: 3, index: 2 });
+    says(&err, &["sample 3 of the training data", "input element 2", "not finite"]);
 
     // In the validation inputs too.
     let (clean, _) = reg_data(6);
     let options = FitOptions { validation: Some((&x[4..], &t[4..])), ..quick() };
     let err = fit_err(&net, &clean, &t, Mse, &mut Sgd::new(0.1), options);
-    assert_eq!(err, Error::NonFiniteInput { sample: 0, index: 0 });
-    says(&err, &["sample 0", "input element 0"]);
+    assert_eq!(err, Error::NonFiniteInput { data: "validation data", sample: 0, index: 0 });
+    says(&err, &["sample 0 of the validation data", "input element 0"]);
 }
 
 #[test]
@@ -560,13 +563,13 @@ fn non_finite_target() {
     let net = reg_net(1);
     t[4][1] = f64::NEG_INFINITY;
     let err = fit_err(&net, &x, &t, Mse, &mut Sgd::new(0.1), quick());
-    assert_eq!(err, Error::NonFiniteTarget { sample: 4, index: 1 });
+    assert_eq!(err, Error::NonFiniteTarget { data: "training data", sample: 4, index: 1 });
     says(&err, &["sample 4", "target element 1", "not finite"]);
     t[1][0] = f64::NAN;
     let err = fit_err(&net, &x, &t, Huber::default(), &mut Sgd::new(0.1), quick());
-    assert_eq!(err, Error::NonFiniteTarget { sample: 1, index: 0 });
+    assert_eq!(err, Error::NonFiniteTarget { data: "training data", sample: 1, index: 0 });
     says(&err, &["sample 1", "target element 0"]);
-    assert_eq!(net.evaluate(&x, &t, &Mae), Err(Error::NonFiniteTarget { sample: 1, index: 0 }));
+    assert_eq!(net.evaluate(&x, &t, &Mae), Err(Error::NonFiniteTarget { data: "data", sample: 1, index: 0 }));
 }
 
 #[test]
@@ -578,10 +581,10 @@ fn bce_targets_outside_the_unit_interval() {
         let mut t = [[0.0], [1.0], [1.0], [0.0]];
         t[sample][0] = bad;
         let err = fit_err(&net, &x, &t, BinaryCrossEntropy, &mut Sgd::new(0.1), options());
-        assert_eq!(err, Error::TargetNotProbability { sample, index: 0 });
+        assert_eq!(err, Error::TargetNotProbability { data: "training data", sample, index: 0 });
         says(&err, &[&format!("sample {sample}"), "target element 0", "probability"]);
         let err = fit_err(&net, &x, &t, BceWithLogits, &mut Sgd::new(0.1), options());
-        assert_eq!(err, Error::TargetNotProbability { sample, index: 0 });
+        assert_eq!(err, Error::TargetNotProbability { data: "training data", sample, index: 0 });
     }
     // The bounds themselves are probabilities.
     let mut m = net;
