@@ -283,31 +283,37 @@ pub enum Error {
 impl Error {
     /// The same error, attributed to sample `sample` of a data set.
     pub fn at_sample(self, sample: usize) -> Self {
-        match self {
-            Error::ClassOutOfRange { data, class, classes, .. } => {
-                Error::ClassOutOfRange { data, sample, class, classes }
-            }
-            Error::NonFiniteTarget { data, index, .. } => Error::NonFiniteTarget { data, sample, index },
-            Error::TargetNotProbability { data, index, .. } => {
-                Error::TargetNotProbability { data, sample, index }
-            }
-            Error::NonFiniteInput { data, index, .. } => Error::NonFiniteInput { data, sample, index },
-            other => other,
-        }
+        self.locate(None, Some(sample))
     }
 
     /// The same error, attributed to the data set `data` (`"validation
     /// data"`, ...) if it is about one sample.
     pub fn in_data(self, data: &'static str) -> Self {
+        self.locate(Some(data), None)
+    }
+
+    /// The same error with its data set and sample replaced where given, if
+    /// it is about one sample.
+    fn locate(self, new_data: Option<&'static str>, new_sample: Option<usize>) -> Self {
+        let place =
+            |data: &'static str, sample: usize| (new_data.unwrap_or(data), new_sample.unwrap_or(sample));
         match self {
-            Error::ClassOutOfRange { sample, class, classes, .. } => {
+            Error::ClassOutOfRange { data, sample, class, classes } => {
+                let (data, sample) = place(data, sample);
                 Error::ClassOutOfRange { data, sample, class, classes }
             }
-            Error::NonFiniteTarget { sample, index, .. } => Error::NonFiniteTarget { data, sample, index },
-            Error::TargetNotProbability { sample, index, .. } => {
+            Error::NonFiniteTarget { data, sample, index } => {
+                let (data, sample) = place(data, sample);
+                Error::NonFiniteTarget { data, sample, index }
+            }
+            Error::TargetNotProbability { data, sample, index } => {
+                let (data, sample) = place(data, sample);
                 Error::TargetNotProbability { data, sample, index }
             }
-            Error::NonFiniteInput { sample, index, .. } => Error::NonFiniteInput { data, sample, index },
+            Error::NonFiniteInput { data, sample, index } => {
+                let (data, sample) = place(data, sample);
+                Error::NonFiniteInput { data, sample, index }
+            }
             other => other,
         }
     }
