@@ -122,41 +122,25 @@ where
     }
 
     #[inline(always)]
-    fn backward_with<I: Isa>(
+    fn backward_with<I: Isa, const REPLACE: bool>(
         &self,
         isa: I,
         tape: &L::Tape,
         d_output: &L::Output,
         grads: &mut Self,
     ) -> L::Input {
-        (**self).backward_with(isa, tape, d_output, grads)
+        (**self).backward_with::<I, REPLACE>(isa, tape, d_output, grads)
     }
 
     #[inline(always)]
-    fn backward_params_with<I: Isa>(&self, isa: I, tape: &L::Tape, d_output: &L::Output, grads: &mut Self) {
-        (**self).backward_params_with(isa, tape, d_output, grads)
-    }
-
-    #[inline(always)]
-    fn backward_replace_with<I: Isa>(
-        &self,
-        isa: I,
-        tape: &L::Tape,
-        d_output: &L::Output,
-        grads: &mut Self,
-    ) -> L::Input {
-        (**self).backward_replace_with(isa, tape, d_output, grads)
-    }
-
-    #[inline(always)]
-    fn backward_params_replace_with<I: Isa>(
+    fn backward_params_with<I: Isa, const REPLACE: bool>(
         &self,
         isa: I,
         tape: &L::Tape,
         d_output: &L::Output,
         grads: &mut Self,
     ) {
-        (**self).backward_params_replace_with(isa, tape, d_output, grads)
+        (**self).backward_params_with::<I, REPLACE>(isa, tape, d_output, grads)
     }
 }
 

@@ -152,21 +152,20 @@ macro_rules! chain {
     // `backward_params`: `backward` from the last layer down to the second,
     // `backward_params` on the first (the last index listed). The last layer
     // takes `d` as it is, every other one through `Feeds::back`.
-    // `with` and `params_with` name the pair of methods used: the adding
-    // ones or the replacing ones.
-    (@params [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $only:tt) => {
-        $s.$only.$params_with($isa, &$tape.$only, $d, &mut $grads.$only)
+    // `$r` is the `REPLACE` parameter, passed on to every layer.
+    (@params $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $only:tt) => {
+        $s.$only.backward_params_with::<_, $r>($isa, &$tape.$only, $d, &mut $grads.$only)
     };
-    (@params [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $last:tt, $($rest:tt),+) => {
-        let d = $s.$last.$with($isa, &$tape.$last, $d, &mut $grads.$last);
-        chain!(@params_fed [$with $params_with] $isa $s $tape $grads; d; $($rest),+)
+    (@params $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $last:tt, $($rest:tt),+) => {
+        let d = $s.$last.backward_with::<_, $r>($isa, &$tape.$last, $d, &mut $grads.$last);
+        chain!(@params_fed $r $isa $s $tape $grads; d; $($rest),+)
     };
-    (@params_fed [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $first:tt) => {
-        $s.$first.$params_with($isa, &$tape.$first, Feeds::back(&$d), &mut $grads.$first)
+    (@params_fed $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $first:tt) => {
+        $s.$first.backward_params_with::<_, $r>($isa, &$tape.$first, Feeds::back(&$d), &mut $grads.$first)
     };
-    (@params_fed [$with:ident $params_with:ident] $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $next:tt, $($rest:tt),+) => {
-        let d = $s.$next.$with($isa, &$tape.$next, Feeds::back(&$d), &mut $grads.$next);
-        chain!(@params_fed [$with $params_with] $isa $s $tape $grads; d; $($rest),+)
+    (@params_fed $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $next:tt, $($rest:tt),+) => {
+        let d = $s.$next.backward_with::<_, $r>($isa, &$tape.$next, Feeds::back(&$d), &mut $grads.$next);
+        chain!(@params_fed $r $isa $s $tape $grads; d; $($rest),+)
     };
     (
         layers: $L0:ident $t0:ident $i0:tt $(, $L:ident $t:ident $i:tt)*;
@@ -222,27 +221,15 @@ macro_rules! chain {
             }
 
             #[inline(always)]
-            fn backward_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
-                let d = self.$last.backward_with(isa, &tape.$last, d, &mut grads.$last);
-                $( let d = self.$j.backward_with(isa, &tape.$j, Feeds::back(&d), &mut grads.$j); )*
+            fn backward_with<I: Isa, const REPLACE: bool>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
+                let d = self.$last.backward_with::<I, REPLACE>(isa, &tape.$last, d, &mut grads.$last);
+                $( let d = self.$j.backward_with::<I, REPLACE>(isa, &tape.$j, Feeds::back(&d), &mut grads.$j); )*
                 d
             }
 
             #[inline(always)]
-            fn backward_params_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
-                chain!(@params [backward_with backward_params_with] isa self tape grads; d; $last $(, $j)*);
-            }
-
-            #[inline(always)]
-            fn backward_replace_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
-                let d = self.$last.backward_replace_with(isa, &tape.$last, d, &mut grads.$last);
-                $( let d = self.$j.backward_replace_with(isa, &tape.$j, Feeds::back(&d), &mut grads.$j); )*
-                d
-            }
-
-            #[inline(always)]
-            fn backward_params_replace_with<I: Isa>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
-                chain!(@params [backward_replace_with backward_params_replace_with] isa self tape grads; d; $last $(, $j)*);
+            fn backward_params_with<I: Isa, const REPLACE: bool>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
+                chain!(@params REPLACE isa self tape grads; d; $last $(, $j)*);
             }
         }
 

@@ -111,22 +111,11 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
     }
 
     /// The backward pass for one sample: adds `∂L/∂W` and `∂L/∂b` into
-    /// `grads` and returns `∂L/∂x` (zeros unless `INPUT_GRADIENT`).
+    /// `grads` or, if `REPLACE`, writes them (as `0 + g`, the bits that
+    /// adding into zeroed `grads` gives), and returns `∂L/∂x` (zeros unless
+    /// `INPUT_GRADIENT`).
     #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
-    pub(crate) fn backward_sample<const INPUT_GRADIENT: bool>(
-        &self,
-        tape: &DenseTape<IN, OUT, T>,
-        d_output: &[T; OUT],
-        grads: &mut Self,
-    ) -> [T; IN] {
-        self.backward_sample_into::<INPUT_GRADIENT, false>(tape, d_output, grads)
-    }
-
-    /// [`backward_sample`](Self::backward_sample) with the parameter
-    /// gradients added into `grads` or, if `REPLACE`, written over them (as
-    /// `0 + g`, the bits that adding into zeroed `grads` gives).
-    #[inline(always)]
-    fn backward_sample_into<const INPUT_GRADIENT: bool, const REPLACE: bool>(
+    pub(crate) fn backward_sample<const INPUT_GRADIENT: bool, const REPLACE: bool>(
         &self,
         tape: &DenseTape<IN, OUT, T>,
         d_output: &[T; OUT],
@@ -189,58 +178,25 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Backward for De
     }
 
     #[inline(always)]
-    fn backward_with<I: simd::Isa>(
+    fn backward_with<I: simd::Isa, const REPLACE: bool>(
         &self,
         _isa: I,
         tape: &Self::Tape,
         d_output: &[T; OUT],
         grads: &mut Self,
     ) -> [T; IN] {
-        self.backward_sample::<true>(tape, d_output, grads)
+        self.backward_sample::<true, REPLACE>(tape, d_output, grads)
     }
 
     #[inline(always)]
-    fn backward_params_with<I: simd::Isa>(
+    fn backward_params_with<I: simd::Isa, const REPLACE: bool>(
         &self,
         _isa: I,
         tape: &Self::Tape,
         d_output: &[T; OUT],
         grads: &mut Self,
     ) {
-        self.backward_sample::<false>(tape, d_output, grads);
-    }
-
-    #[inline(always)]
-    fn backward_replace_with<I: simd::Isa>(
-        &self,
-        _isa: I,
-        tape: &Self::Tape,
-        d_output: &[T; OUT],
-        grads: &mut Self,
-    ) -> [T; IN] {
-        if simd::WIDE_CPU {
-            self.backward_sample_into::<true, true>(tape, d_output, grads)
-        } else {
-            // One kernel per layer shape on a microcontroller: zero, then add.
-            *grads = Self::zeroed();
-            self.backward_sample::<true>(tape, d_output, grads)
-        }
-    }
-
-    #[inline(always)]
-    fn backward_params_replace_with<I: simd::Isa>(
-        &self,
-        _isa: I,
-        tape: &Self::Tape,
-        d_output: &[T; OUT],
-        grads: &mut Self,
-    ) {
-        if simd::WIDE_CPU {
-            self.backward_sample_into::<false, true>(tape, d_output, grads);
-        } else {
-            *grads = Self::zeroed();
-            self.backward_sample::<false>(tape, d_output, grads);
-        }
+        self.backward_sample::<false, REPLACE>(tape, d_output, grads);
     }
 }
 

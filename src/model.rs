@@ -86,10 +86,13 @@ pub trait Backward: Forward + Params {
         self.forward_tape(input)
     }
 
-    /// [`backward`](Backward::backward) for a chosen instruction set.
+    /// [`backward`](Backward::backward) for a chosen instruction set; with
+    /// `REPLACE`, the parameter gradients are written (`grads ← ∂L/∂θ`, the
+    /// bits that zeroing `grads` and adding give) instead of added: the first
+    /// sample of a batch, which then needs no zeroed `grads`.
     #[doc(hidden)]
     #[inline(always)]
-    fn backward_with<I: crate::simd::Isa>(
+    fn backward_with<I: crate::simd::Isa, const REPLACE: bool>(
         &self,
         isa: I,
         tape: &Self::Tape,
@@ -97,14 +100,17 @@ pub trait Backward: Forward + Params {
         grads: &mut Self,
     ) -> Self::Input {
         let _ = isa;
+        if REPLACE {
+            grads.fill_zero();
+        }
         self.backward(tape, d_output, grads)
     }
 
     /// [`backward_params`](Backward::backward_params) for a chosen
-    /// instruction set.
+    /// instruction set, adding or (`REPLACE`) writing the gradients.
     #[doc(hidden)]
     #[inline(always)]
-    fn backward_params_with<I: crate::simd::Isa>(
+    fn backward_params_with<I: crate::simd::Isa, const REPLACE: bool>(
         &self,
         isa: I,
         tape: &Self::Tape,
@@ -112,38 +118,10 @@ pub trait Backward: Forward + Params {
         grads: &mut Self,
     ) {
         let _ = isa;
+        if REPLACE {
+            grads.fill_zero();
+        }
         self.backward_params(tape, d_output, grads)
-    }
-
-    /// [`backward_with`](Backward::backward_with) with the parameter
-    /// gradients written (`grads ← ∂L/∂θ`) instead of added: the first
-    /// sample of a batch, which then needs no zeroed `grads`.
-    #[doc(hidden)]
-    #[inline(always)]
-    fn backward_replace_with<I: crate::simd::Isa>(
-        &self,
-        isa: I,
-        tape: &Self::Tape,
-        d_output: &Self::Output,
-        grads: &mut Self,
-    ) -> Self::Input {
-        grads.fill_zero();
-        self.backward_with(isa, tape, d_output, grads)
-    }
-
-    /// [`backward_params_with`](Backward::backward_params_with) with the
-    /// parameter gradients written instead of added.
-    #[doc(hidden)]
-    #[inline(always)]
-    fn backward_params_replace_with<I: crate::simd::Isa>(
-        &self,
-        isa: I,
-        tape: &Self::Tape,
-        d_output: &Self::Output,
-        grads: &mut Self,
-    ) {
-        grads.fill_zero();
-        self.backward_params_with(isa, tape, d_output, grads)
     }
 }
 

@@ -291,7 +291,7 @@ impl<M: Backward> Kernel for Backwards<'_, M> {
     type Output = M::Input;
     #[inline(always)]
     fn run<I: Isa>(self, isa: I) -> M::Input {
-        self.model.backward_with(isa, self.tape, self.d_output, self.grads)
+        self.model.backward_with::<I, false>(isa, self.tape, self.d_output, self.grads)
     }
 }
 
@@ -307,7 +307,7 @@ impl<M: Backward> Kernel for BackwardsParams<'_, M> {
     type Output = ();
     #[inline(always)]
     fn run<I: Isa>(self, isa: I) {
-        self.model.backward_params_with(isa, self.tape, self.d_output, self.grads)
+        self.model.backward_params_with::<I, false>(isa, self.tape, self.d_output, self.grads)
     }
 }
 
@@ -600,15 +600,17 @@ mod tests {
         assert_eq!(net.forward(&x), y);
         let (mut g, mut g2) = (Net::zeroed(), Net::zeroed());
         let d = net.backward(&tape, &[0.5], &mut g);
-        let d2 = net.2.backward_with(Portable, &tape.2, &[0.5], &mut g2.2);
-        let d2 = net.1.backward_with(Portable, &tape.1, &d2, &mut g2.1);
-        let d2 = net.0.backward_with(Portable, &tape.0, &d2, &mut g2.0);
+        let d2 = net.2.backward_with::<_, false>(Portable, &tape.2, &[0.5], &mut g2.2);
+        let d2 = net.1.backward_with::<_, false>(Portable, &tape.1, &d2, &mut g2.1);
+        let d2 = net.0.backward_with::<_, false>(Portable, &tape.0, &d2, &mut g2.0);
         assert_eq!(d, d2);
         assert_eq!(g, g2);
     }
 
-    /// The replacing backward passes (the first sample of a batch) leave in
-    /// `grads`, whatever it held, the bits that zeroing it and adding give.
+    /// The replacing backward passes (`REPLACE`, the first sample of a
+    /// batch) leave in `grads`, whatever it held, the bits that zeroing it
+    /// and adding give. (The dispatch changes only the code generation, so
+    /// the portable build is enough to check the rule.)
     #[test]
     fn replacing_gradients_has_the_bits_of_zeroing_and_adding() {
         type Net = (Dense<3, 16, Tanh>, Dense<16, 9, ReLU>, Dense<9, 2, Identity>);
@@ -621,53 +623,20 @@ mod tests {
                 let mut added = Net::zeroed();
                 let d_added = net.backward(&tape, &d, &mut added);
                 let mut written = garbage;
-                let d_written =
-                    dispatch(Replacing { model: &net, tape: &tape, d_output: &d, grads: &mut written });
+                let d_written = net.backward_with::<_, true>(Portable, &tape, &d, &mut written);
                 assert_eq!(d_written.map(f32::to_bits), d_added.map(f32::to_bits));
                 let bits = |m: &Net| {
                     let mut v = std::vec::Vec::new();
                     m.for_each_tensor(|t| v.extend(t.iter().map(|x| x.to_bits())));
                     v
                 };
-                assert_eq!(bits(&written), bits(&added), "backward_replace_with at {x:?}, {d:?}");
+                assert_eq!(bits(&written), bits(&added), "replacing backward at {x:?}, {d:?}");
                 let mut added = Net::zeroed();
                 net.backward_params(&tape, &d, &mut added);
                 let mut written = garbage;
-                dispatch(ReplacingParams { model: &net, tape: &tape, d_output: &d, grads: &mut written });
-                assert_eq!(bits(&written), bits(&added), "backward_params_replace_with at {x:?}, {d:?}");
+                net.backward_params_with::<_, true>(Portable, &tape, &d, &mut written);
+                assert_eq!(bits(&written), bits(&added), "replacing backward_params at {x:?}, {d:?}");
             }
-        }
-    }
-
-    /// [`Backward::backward_replace_with`] as a [`Kernel`].
-    struct Replacing<'a, M: Backward> {
-        model: &'a M,
-        tape: &'a M::Tape,
-        d_output: &'a M::Output,
-        grads: &'a mut M,
-    }
-
-    impl<M: Backward> Kernel for Replacing<'_, M> {
-        type Output = M::Input;
-        #[inline(always)]
-        fn run<I: Isa>(self, isa: I) -> M::Input {
-            self.model.backward_replace_with(isa, self.tape, self.d_output, self.grads)
-        }
-    }
-
-    /// [`Backward::backward_params_replace_with`] as a [`Kernel`].
-    struct ReplacingParams<'a, M: Backward> {
-        model: &'a M,
-        tape: &'a M::Tape,
-        d_output: &'a M::Output,
-        grads: &'a mut M,
-    }
-
-    impl<M: Backward> Kernel for ReplacingParams<'_, M> {
-        type Output = ();
-        #[inline(always)]
-        fn run<I: Isa>(self, isa: I) {
-            self.model.backward_params_replace_with(isa, self.tape, self.d_output, self.grads)
         }
     }
 

@@ -494,9 +494,9 @@ where
             let (value, d_y) = loss.loss_and_gradient(&y, t);
             sum = sum + value;
             if simd::WIDE_CPU && samples_seen == 0 {
-                model.backward_params_replace_with(isa, &tape, &d_y, grads);
+                model.backward_params_with::<I, true>(isa, &tape, &d_y, grads);
             } else {
-                model.backward_params_with(isa, &tape, &d_y, grads);
+                model.backward_params_with::<I, false>(isa, &tape, &d_y, grads);
             }
             samples_seen += 1;
         }
