@@ -354,9 +354,7 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
     /// the log-sum-exp `m + ln Σ_k e^{z_k - m}` of the loss, and divided by
     /// it they are the softmax of the gradient.
     fn loss_and_gradient(&self, z: &[T; N], &class: &usize) -> (T, [T; N]) {
-        let m = max(z);
-        let mut p = z.map(|zk| exp(zk - m));
-        let sum = p.iter().fold(T::zero(), |s, &e| s + e);
+        let (m, mut p, sum) = shifted_exponentials(z);
         for p in p.iter_mut() {
             *p = *p / sum;
         }
@@ -408,11 +406,20 @@ pub fn argmax<T: Float, const N: usize>(z: &[T; N]) -> usize {
 /// assert!(p[2] > 0.999_999 && p.iter().sum::<f64>() == 1.0);
 /// ```
 pub fn softmax<T: Float, const N: usize>(z: &[T; N]) -> [T; N] {
-    let m = max(z);
-    let mut e = z.map(|zk| exp(zk - m));
-    let sum = e.iter().fold(T::zero(), |s, &x| s + x);
+    let (_, mut e, sum) = shifted_exponentials(z);
     for x in e.iter_mut() {
         *x = *x / sum;
     }
     e
+}
+
+/// `m = max_k z_k`, the exponentials `e^{z_k - m}` and their sum (in index
+/// order, as [`log_sum_exp`] sums them): what the softmax and the
+/// log-sum-exp share.
+#[inline]
+fn shifted_exponentials<T: Float, const N: usize>(z: &[T; N]) -> (T, [T; N], T) {
+    let m = max(z);
+    let e = z.map(|zk| exp(zk - m));
+    let sum = e.iter().fold(T::zero(), |s, &x| s + x);
+    (m, e, sum)
 }
