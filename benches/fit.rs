@@ -65,7 +65,7 @@ fn fit(c: &mut Criterion) {
             net.fit(
                 black_box(&train.features),
                 &train.labels,
-                SoftmaxCrossEntropy,
+                &SoftmaxCrossEntropy,
                 &mut adam,
                 options,
                 &mut rng,

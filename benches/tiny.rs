@@ -181,7 +181,7 @@ impl HandNet {
 
 /// One library training step: zero the gradients, forward with a tape, MSE
 /// gradient, backward, SGD.
-fn library_train_step(net: &mut Net, grads: &mut Net, sgd: &mut Sgd<f32>, x: &[f32; 2], t: &[f32; 1]) {
+fn library_train_step(net: &mut Net, grads: &mut Net, sgd: &mut Sgd<Net>, x: &[f32; 2], t: &[f32; 1]) {
     grads.fill_zero();
     let (y, tape) = net.forward_tape(x);
     let dy = Mse.gradient(&y, t);

@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         on_epoch: Some(&mut progress),
         ..Default::default()
     };
-    net.fit(&inputs, &targets, Mse, &mut adam, options, &mut rng)?;
+    net.fit(&inputs, &targets, &Mse, &mut adam, options, &mut rng)?;
 
     // How far the net is from the sine itself, on a fine grid.
     let grid: Vec<f64> = (0..=400).map(|k| -PI + 2.0 * PI * k as f64 / 400.0).collect();

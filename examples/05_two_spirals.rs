@@ -108,7 +108,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         on_epoch: Some(&mut progress),
         ..Default::default()
     };
-    net.fit(&inputs, &labels, SoftmaxCrossEntropy, &mut adam, options, &mut rng)?;
+    net.fit(&inputs, &labels, &SoftmaxCrossEntropy, &mut adam, options, &mut rng)?;
     let elapsed = start.elapsed();
 
     let accuracy = net.accuracy(&test_inputs, &test_labels)?;

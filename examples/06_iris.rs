@@ -91,7 +91,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         on_epoch: Some(&mut progress),
         ..Default::default()
     };
-    net.fit(&train.features, &train.labels, SoftmaxCrossEntropy, &mut adam, options, &mut rng)?;
+    net.fit(&train.features, &train.labels, &SoftmaxCrossEntropy, &mut adam, options, &mut rng)?;
     let elapsed = start.elapsed();
 
     println!("\ntest flowers the net gets wrong:");

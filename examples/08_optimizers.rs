@@ -100,7 +100,7 @@ fn train<O: Optimizer<Net>>(
     };
     let options =
         FitOptions { epochs: EPOCHS, batch_size: 32, on_epoch: Some(&mut record), ..Default::default() };
-    let result = net.fit(&data.0, &data.1, SoftmaxCrossEntropy, &mut optimizer, options, &mut rng);
+    let result = net.fit(&data.0, &data.1, &SoftmaxCrossEntropy, &mut optimizer, options, &mut rng);
     let diverged = matches!(result, Err(Error::Diverged { .. }));
     let at = |epoch: usize| losses.get(epoch - 1).map_or("-".to_string(), |l| format!("{l:.4}"));
     let ending = match &result {
@@ -143,12 +143,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     let runs = [
         train("SGD, η = 0.1", &initial, &data, Sgd::new(0.1)),
-        train("SGD + momentum 0.9, η = 0.1", &initial, &data, Sgd::new(0.1).momentum::<Net>(0.9)),
+        train("SGD + momentum 0.9, η = 0.1", &initial, &data, Sgd::new(0.1).momentum(0.9)),
         train(
             "SGD + Nesterov 0.9, η = 0.1",
             &initial,
             &data,
-            Sgd::new(0.1).momentum::<Net>(0.9).nesterov(true),
+            Sgd::new(0.1).momentum(0.9).nesterov(true),
         ),
         train("RMSprop, η = 0.01", &initial, &data, RmsProp::new(0.01)),
         train("Adam, η = 0.03", &initial, &data, Adam::new(0.03)),

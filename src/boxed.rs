@@ -12,9 +12,8 @@
 //! * [`Params::zeroed`] for `Box<M>` allocates zeroed memory on the heap, which
 //!   for `Dense` layers over `f32` or `f64` (and chains of them) already is
 //!   the model with every parameter zero;
-//! * [`Params::random`] (and so [`Model::init`](crate::Model::init)) zeroes
-//!   it that way and then draws the weights in place
-//!   ([`Params::randomize`]), with exactly the draws of `M::random`;
+//! * [`Model::init`](crate::Model::init) zeroes it that way and then draws
+//!   the weights in place, with exactly the draws of `M`'s own `init`;
 //! * the optimizers' state has the model's type, so `Adam<Box<M>>` keeps its
 //!   moments in three more boxes, made the same way.
 //!
@@ -39,23 +38,26 @@
 
 extern crate alloc;
 
-use crate::batch::{Batched, Gradients};
-use crate::model::{seal::Seal, Architecture, Backward, Forward, LayerInfo, Params};
+use crate::exec;
+use crate::layer::Layer;
+use crate::params::Params;
+use crate::passes::{Backward, Forward};
 use crate::simd::Isa;
+use crate::LayerInfo;
 use alloc::alloc::Layout;
 use alloc::boxed::Box;
 use rand::Rng;
 
 /// A `Box<M>` whose parameters are all zero, allocated zeroed on the heap
-/// when that is a valid `M` ([`Params::zero_bytes_are_zeroed`]), else built
+/// when that is a valid `M` ([`Layer::zero_bytes_are_zeroed`]), else built
 /// by `M::zeroed()` and moved.
 #[allow(unsafe_code)] // a zeroed allocation turned into a `Box<M>`
-fn zeroed_box<M: Params>() -> Box<M>
+fn zeroed_box<M: Layer>() -> Box<M>
 where
     M::Scalar: 'static,
 {
     let layout = Layout::new::<M>();
-    if layout.size() == 0 || !M::zero_bytes_are_zeroed(Seal(())) {
+    if layout.size() == 0 || !M::zero_bytes_are_zeroed() {
         return built_and_moved();
     }
     // SAFETY: the layout's size is not zero.
@@ -65,10 +67,11 @@ where
     }
     // SAFETY: `memory` is non-null and was allocated by the global allocator
     // with `M`'s layout, as `Box` requires; all its bytes are zero, and
-    // `zero_bytes_are_zeroed` (which only this crate can make answer `true`)
-    // says that all-zero bytes are a valid `M`: a `Dense` layer over `f32` or
-    // `f64` is arrays of floats (all-zero bits are +0.0) and a zero-sized,
-    // inhabited activation, and a tuple of such layers is valid when each is.
+    // `zero_bytes_are_zeroed` (a method of the sealed `Layer`, which only
+    // this crate implements) says that all-zero bytes are a valid `M`: a
+    // `Dense` layer over `f32` or `f64` is arrays of floats (all-zero bits
+    // are +0.0) and a zero-sized, inhabited activation, and a tuple of such
+    // layers is valid when each is.
     unsafe { Box::from_raw(memory) }
 }
 
@@ -80,22 +83,22 @@ fn built_and_moved<M: Params>() -> Box<M> {
     Box::new(M::zeroed())
 }
 
-impl<L: Forward> Forward for Box<L> {
+// The public passes: thin entry points into the execution seam.
+
+impl<L: Layer> Forward for Box<L>
+where
+    L::Scalar: 'static,
+{
     type Input = L::Input;
     type Output = L::Output;
 
     #[inline]
     fn forward(&self, input: &L::Input) -> L::Output {
-        (**self).forward(input)
-    }
-
-    #[inline(always)]
-    fn forward_with<I: Isa>(&self, isa: I, input: &L::Input) -> L::Output {
-        (**self).forward_with(isa, input)
+        exec::forward(self, input)
     }
 }
 
-impl<L: Backward> Backward for Box<L>
+impl<L: Layer> Backward for Box<L>
 where
     L::Scalar: 'static,
 {
@@ -103,48 +106,21 @@ where
 
     #[inline]
     fn forward_tape(&self, input: &L::Input) -> (L::Output, L::Tape) {
-        (**self).forward_tape(input)
+        exec::forward_tape(self, input)
     }
 
     #[inline]
     fn backward(&self, tape: &L::Tape, d_output: &L::Output, grads: &mut Self) -> L::Input {
-        (**self).backward(tape, d_output, grads)
+        exec::backward::<_, true>(self, tape, d_output, grads)
     }
 
     #[inline]
     fn backward_params(&self, tape: &L::Tape, d_output: &L::Output, grads: &mut Self) {
-        (**self).backward_params(tape, d_output, grads)
-    }
-
-    #[inline(always)]
-    fn forward_tape_with<I: Isa>(&self, isa: I, input: &L::Input) -> (L::Output, L::Tape) {
-        (**self).forward_tape_with(isa, input)
-    }
-
-    #[inline(always)]
-    fn backward_with<I: Isa, const REPLACE: bool>(
-        &self,
-        isa: I,
-        tape: &L::Tape,
-        d_output: &L::Output,
-        grads: &mut Self,
-    ) -> L::Input {
-        (**self).backward_with::<I, REPLACE>(isa, tape, d_output, grads)
-    }
-
-    #[inline(always)]
-    fn backward_params_with<I: Isa, const REPLACE: bool>(
-        &self,
-        isa: I,
-        tape: &L::Tape,
-        d_output: &L::Output,
-        grads: &mut Self,
-    ) {
-        (**self).backward_params_with::<I, REPLACE>(isa, tape, d_output, grads)
+        exec::backward::<_, false>(self, tape, d_output, grads);
     }
 }
 
-impl<L: Params> Params for Box<L>
+impl<L: Layer> Params for Box<L>
 where
     L::Scalar: 'static,
 {
@@ -154,6 +130,42 @@ where
     /// Zeroed memory on the heap: the model is never on the stack.
     fn zeroed() -> Self {
         zeroed_box()
+    }
+
+    #[inline]
+    fn visit<const M: usize, const S: usize, F>(mut mutable: [&mut Self; M], shared: [&Self; S], f: &mut F)
+    where
+        F: FnMut([&mut [L::Scalar]; M], [&[L::Scalar]; S]),
+    {
+        L::visit(mutable.each_mut().map(|m| &mut ***m), shared.map(|s| &**s), f)
+    }
+}
+
+// The execution seam: `M`'s, through the pointer.
+
+impl<L: Layer> Layer for Box<L>
+where
+    L::Scalar: 'static,
+{
+    #[inline(always)]
+    fn forward_in<I: Isa>(&self, isa: I, input: &L::Input) -> L::Output {
+        (**self).forward_in(isa, input)
+    }
+
+    #[inline(always)]
+    fn forward_tape_in<I: Isa>(&self, isa: I, input: &L::Input) -> (L::Output, L::Tape) {
+        (**self).forward_tape_in(isa, input)
+    }
+
+    #[inline(always)]
+    fn backward_in<I: Isa, const INPUT_GRADIENT: bool, const WRITE: bool>(
+        &self,
+        isa: I,
+        tape: &L::Tape,
+        d_output: &L::Output,
+        grads: &mut Self,
+    ) -> L::Input {
+        (**self).backward_in::<I, INPUT_GRADIENT, WRITE>(isa, tape, d_output, grads)
     }
 
     /// Zeroed on the heap, then initialised in place with the draws of
@@ -168,52 +180,41 @@ where
         (**self).randomize(rng)
     }
 
-    #[inline]
-    fn visit<const M: usize, const S: usize, F>(mut mutable: [&mut Self; M], shared: [&Self; S], f: &mut F)
-    where
-        F: FnMut([&mut [L::Scalar]; M], [&[L::Scalar]; S]),
-    {
-        L::visit(mutable.each_mut().map(|m| &mut ***m), shared.map(|s| &**s), f)
+    const LAYER_COUNT: usize = L::LAYER_COUNT;
+
+    fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
+        L::describe(f)
     }
-}
 
-impl<L: Architecture> Architecture for Box<L>
-where
-    L::Scalar: 'static,
-{
-    const LAYERS: usize = L::LAYERS;
-
-    fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F) {
-        L::for_each_layer(f)
-    }
-}
-
-impl<L: Batched> Batched for Box<L>
-where
-    L::Scalar: 'static,
-{
-    type BatchTape = L::BatchTape;
+    type Rows = L::Rows;
 
     fn uses_gemm(rows: usize) -> bool {
         L::uses_gemm(rows)
     }
 
-    fn forward_batch<'t>(&self, input: &[L::Input], tape: &'t mut L::BatchTape) -> &'t [L::Output] {
-        (**self).forward_batch(input, tape)
+    #[inline(always)]
+    fn forward_rows<'t, I: Isa>(&self, isa: I, input: &[L::Input], tape: &'t mut L::Rows) -> &'t [L::Output]
+    where
+        L::Scalar: 'static,
+    {
+        (**self).forward_rows(isa, input, tape)
     }
 
-    fn output_and_gradient(tape: &mut L::BatchTape) -> (&[L::Output], &mut [L::Output]) {
-        L::output_and_gradient(tape)
+    fn output_rows(tape: &mut L::Rows) -> (&[L::Output], &mut [L::Output]) {
+        L::output_rows(tape)
     }
 
-    fn backward_batch(
+    #[inline(always)]
+    fn backward_rows<I: Isa, const WRITE: bool>(
         &self,
+        isa: I,
         input: &[L::Input],
-        tape: &mut L::BatchTape,
+        tape: &mut L::Rows,
         grads: &mut Self,
-        mode: Gradients,
         d_input: Option<&mut [L::Input]>,
-    ) {
-        (**self).backward_batch(input, tape, grads, mode, d_input)
+    ) where
+        L::Scalar: 'static,
+    {
+        (**self).backward_rows::<I, WRITE>(isa, input, tape, grads, d_input)
     }
 }

@@ -26,69 +26,139 @@
 //!
 //! # The macro
 //!
-//! All impls come from one macro. For a 3-tuple it expands to (bounds
-//! abbreviated):
+//! Every arity comes from one macro, `chain!`, which implements the public
+//! traits ([`Forward`], [`Backward`], [`Params`]) and the execution seam
+//! ([`Layer`](crate::layer::Layer)) for one tuple size. For a 3-tuple it
+//! emits exactly this (the `impl` headers, which all carry the same bounds,
+//! written once; `alloc` items marked):
 //!
 //! ```text
 //! impl<L0, L1, L2> Forward for (L0, L1, L2)
-//! where L0: Forward, L1: Forward, L2: Forward,
-//!       L0::Output: Feeds<L1::Input>, L1::Output: Feeds<L2::Input>,
+//! where
+//!     L0: Layer,
+//!     L1: Layer + Params<Scalar = L0::Scalar>,
+//!     L2: Layer + Params<Scalar = L0::Scalar>,
+//!     L0::Output: Feeds<L1::Input>,
+//!     L1::Output: Feeds<L2::Input>,
 //! {
 //!     type Input = L0::Input;
 //!     type Output = L2::Output;
-//!     fn forward(&self, x: &L0::Input) -> L2::Output {
-//!         let x = self.0.forward(x);
-//!         let x = self.1.forward(Feeds::feed(&x));
-//!         let x = self.2.forward(Feeds::feed(&x));
-//!         x
+//!     fn forward(&self, x: &Self::Input) -> Self::Output {
+//!         exec::forward(self, x)
 //!     }
 //! }
 //!
-//! impl<L0, L1, L2> Backward for (L0, L1, L2) where ... {
+//! impl<L0, L1, L2> Backward for (L0, L1, L2) where /* the same */ {
 //!     type Tape = (L0::Tape, L1::Tape, L2::Tape);
-//!     fn forward_tape(&self, x: &L0::Input) -> (L2::Output, Self::Tape) {
-//!         let (x, t0) = self.0.forward_tape(x);
-//!         let (x, t1) = self.1.forward_tape(Feeds::feed(&x));
-//!         let (x, t2) = self.2.forward_tape(Feeds::feed(&x));
-//!         (x, (t0, t1, t2))
+//!     fn forward_tape(&self, x: &Self::Input) -> (Self::Output, Self::Tape) {
+//!         exec::forward_tape(self, x)
 //!     }
-//!     fn backward(&self, tape: &Self::Tape, d: &L2::Output, grads: &mut Self) -> L0::Input {
-//!         let d = self.2.backward(&tape.2, d, &mut grads.2);
-//!         let d = self.1.backward(&tape.1, Feeds::back(&d), &mut grads.1);
-//!         let d = self.0.backward(&tape.0, Feeds::back(&d), &mut grads.0);
-//!         d
+//!     fn backward(&self, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
+//!         exec::backward::<_, true>(self, tape, d, grads)
 //!     }
-//!     fn backward_params(&self, tape: &Self::Tape, d: &L2::Output, grads: &mut Self) {
-//!         let d = self.2.backward(&tape.2, d, &mut grads.2);
-//!         let d = self.1.backward(&tape.1, Feeds::back(&d), &mut grads.1);
-//!         self.0.backward_params(&tape.0, Feeds::back(&d), &mut grads.0)
+//!     fn backward_params(&self, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
+//!         exec::backward::<_, false>(self, tape, d, grads);
 //!     }
 //! }
 //!
-//! impl<L0, L1, L2> Params for (L0, L1, L2) where ... {
+//! impl<L0, L1, L2> Params for (L0, L1, L2) where /* the same */ {
 //!     type Scalar = L0::Scalar;
 //!     const PARAMS: usize = L0::PARAMS + L1::PARAMS + L2::PARAMS;
-//!     fn zeroed() -> Self { (L0::zeroed(), L1::zeroed(), L2::zeroed()) }
-//!     fn random(rng) -> Self { (L0::random(rng), L1::random(rng), L2::random(rng)) }
-//!     fn visit(mutable, shared, f) {
+//!     fn zeroed() -> Self {
+//!         (L0::zeroed(), L1::zeroed(), L2::zeroed())
+//!     }
+//!     fn visit<const M: usize, const S: usize, F>(mut mutable: [&mut Self; M], shared: [&Self; S], f: &mut F)
+//!     where
+//!         F: FnMut([&mut [Self::Scalar]; M], [&[Self::Scalar]; S]),
+//!     {
 //!         L0::visit(mutable.each_mut().map(|m| &mut m.0), shared.map(|s| &s.0), f);
-//!         L1::visit(/* the same with .1 */);
-//!         L2::visit(/* the same with .2 */);
+//!         L1::visit(mutable.each_mut().map(|m| &mut m.1), shared.map(|s| &s.1), f);
+//!         L2::visit(mutable.each_mut().map(|m| &mut m.2), shared.map(|s| &s.2), f);
 //!     }
 //! }
 //!
-//! impl<L0, L1, L2> Architecture for (L0, L1, L2) where ... {
-//!     const LAYERS: usize = L0::LAYERS + L1::LAYERS + L2::LAYERS;
-//!     fn for_each_layer(f) {
-//!         L0::for_each_layer(f);
-//!         L1::for_each_layer(f);
-//!         L2::for_each_layer(f);
+//! impl<L0, L1, L2> Layer for (L0, L1, L2) where /* the same */ {
+//!     fn forward_in<I: Isa>(&self, isa: I, x: &Self::Input) -> Self::Output {
+//!         let x = self.0.forward_in(isa, x);
+//!         let x = self.1.forward_in(isa, Feeds::feed(&x));
+//!         let x = self.2.forward_in(isa, Feeds::feed(&x));
+//!         x
+//!     }
+//!     fn forward_tape_in<I: Isa>(&self, isa: I, x: &Self::Input) -> (Self::Output, Self::Tape) {
+//!         let (x, t0) = self.0.forward_tape_in(isa, x);
+//!         let (x, t1) = self.1.forward_tape_in(isa, Feeds::feed(&x));
+//!         let (x, t2) = self.2.forward_tape_in(isa, Feeds::feed(&x));
+//!         (x, (t0, t1, t2))
+//!     }
+//!     // The chain rule: δ from the last layer down to the first; every
+//!     // layer but the first hands ∂L/∂input to the one before it.
+//!     fn backward_in<I: Isa, const INPUT_GRADIENT: bool, const WRITE: bool>(
+//!         &self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self,
+//!     ) -> Self::Input {
+//!         let d = self.2.backward_in::<I, true, WRITE>(isa, &tape.2, d, &mut grads.2);
+//!         let d = <L1::Output as Feeds<L2::Input>>::back(&d);
+//!         let d = self.1.backward_in::<I, true, WRITE>(isa, &tape.1, d, &mut grads.1);
+//!         let d = <L0::Output as Feeds<L1::Input>>::back(&d);
+//!         self.0.backward_in::<I, INPUT_GRADIENT, WRITE>(isa, &tape.0, d, &mut grads.0)
+//!     }
+//!     fn random<R: Rng + ?Sized>(rng: &mut R) -> Self {
+//!         // Tuple expressions evaluate left to right: layers draw in order.
+//!         (L0::random(rng), L1::random(rng), L2::random(rng))
+//!     }
+//!     fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+//!         self.0.randomize(rng);
+//!         self.1.randomize(rng);
+//!         self.2.randomize(rng);
+//!     }
+//!     fn zero_bytes_are_zeroed() -> bool {
+//!         L0::zero_bytes_are_zeroed() && L1::zero_bytes_are_zeroed() && L2::zero_bytes_are_zeroed()
+//!     }
+//!     const LAYER_COUNT: usize = L0::LAYER_COUNT + L1::LAYER_COUNT + L2::LAYER_COUNT;
+//!     fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
+//!         L0::describe(f);
+//!         L1::describe(f);
+//!         L2::describe(f);
+//!     }
+//!     type Rows = (L0::Rows, L1::Rows, L2::Rows); //                        alloc
+//!     fn uses_gemm(rows: usize) -> bool { //                                  alloc
+//!         L0::uses_gemm(rows) || L1::uses_gemm(rows) || L2::uses_gemm(rows)
+//!     }
+//!     fn forward_rows<'t, I: Isa>(&self, isa: I, x: &[Self::Input], tape: &'t mut Self::Rows) -> &'t [Self::Output] {
+//!         let x = self.0.forward_rows(isa, x, &mut tape.0); //                alloc
+//!         let x = self.1.forward_rows(isa, Feeds::feed_rows(x), &mut tape.1);
+//!         let x = self.2.forward_rows(isa, Feeds::feed_rows(x), &mut tape.2);
+//!         x
+//!     }
+//!     fn output_rows(tape: &mut Self::Rows) -> (&[Self::Output], &mut [Self::Output]) {
+//!         L2::output_rows(&mut tape.2) //                                      alloc
+//!     }
+//!     // The same recursion on rows: each layer writes ∂L/∂input into the
+//!     // gradient buffer of the layer before it.
+//!     fn backward_rows<I: Isa, const WRITE: bool>(
+//!         &self, isa: I, x: &[Self::Input], tape: &mut Self::Rows, grads: &mut Self,
+//!         d_input: Option<&mut [Self::Input]>,
+//!     ) { //                                                                   alloc
+//!         let (y, d_y) = L1::output_rows(&mut tape.1);
+//!         self.2.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.2, &mut grads.2, Some(Feeds::feed_rows_mut(d_y)));
+//!         let (y, d_y) = L0::output_rows(&mut tape.0);
+//!         self.1.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.1, &mut grads.1, Some(Feeds::feed_rows_mut(d_y)));
+//!         self.0.backward_rows::<I, WRITE>(isa, x, &mut tape.0, &mut grads.0, d_input)
 //!     }
 //! }
 //! ```
+//!
+//! [`Architecture`](crate::Architecture) and [`Model`](crate::Model) then
+//! hold for the tuple because it is a `Layer`. Every one of these needs the
+//! widths to fit, so a chain whose widths disagree has no `zeroed`, no
+//! `PARAMS`, no initialisation, no weight files and no passes: each use is
+//! a compile error naming the two widths.
 
-use crate::model::{Architecture, Backward, Forward, LayerInfo, Params};
-use crate::simd::{self, Isa};
+use crate::exec;
+use crate::layer::Layer;
+use crate::params::Params;
+use crate::passes::{Backward, Forward};
+use crate::simd::Isa;
+use crate::LayerInfo;
 use rand::Rng;
 
 /// `Self` (a layer's output) fits `Next` (the following layer's input).
@@ -142,38 +212,23 @@ impl<T, const N: usize> Feeds<[T; N]> for [T; N] {
     }
 }
 
-/// Implements `Forward`, `Backward`, `Params` and `Architecture` for one tuple
-/// arity.
+/// Implements `Forward`, `Backward`, `Params` and `Layer` for one tuple arity
+/// (see the [module documentation](self) for what it emits).
 ///
 /// Arguments: each element as `Type tape index` in forward order; each
-/// neighbouring pair `Prev Next`; the last element as `Type index`, then the
-/// remaining indices in reverse order.
+/// neighbouring pair `Previous Next`; the last element as `Type index`; then,
+/// from the last layer down to the second, `Layer index Previous index`.
 macro_rules! chain {
-    // `backward_params`: `backward` from the last layer down to the second,
-    // `backward_params` on the first (the last index listed). The last layer
-    // takes `d` as it is, every other one through `Feeds::back`.
-    // `$r` is the `REPLACE` parameter, passed on to every layer.
-    (@params $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $only:tt) => {
-        $s.$only.backward_params_with::<_, $r>($isa, &$tape.$only, $d, &mut $grads.$only)
-    };
-    (@params $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $last:tt, $($rest:tt),+) => {
-        let d = $s.$last.backward_with::<_, $r>($isa, &$tape.$last, $d, &mut $grads.$last);
-        chain!(@params_fed $r $isa $s $tape $grads; d; $($rest),+)
-    };
-    (@params_fed $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $first:tt) => {
-        $s.$first.backward_params_with::<_, $r>($isa, &$tape.$first, Feeds::back(&$d), &mut $grads.$first)
-    };
-    (@params_fed $r:ident $isa:ident $s:ident $tape:ident $grads:ident; $d:ident; $next:tt, $($rest:tt),+) => {
-        let d = $s.$next.backward_with::<_, $r>($isa, &$tape.$next, Feeds::back(&$d), &mut $grads.$next);
-        chain!(@params_fed $r $isa $s $tape $grads; d; $($rest),+)
-    };
     (
         layers: $L0:ident $t0:ident $i0:tt $(, $L:ident $t:ident $i:tt)*;
         pairs: $($P:ident $N:ident),*;
-        backward: $Last:ident $last:tt $(, $j:tt)*
+        last: $Last:ident $last:tt;
+        down: $($B:ident $b:tt $BP:ident $bp:tt),*
     ) => {
-        impl<$L0: Forward $(, $L: Forward)*> Forward for ($L0, $($L,)*)
+        impl<$L0 $(, $L)*> Forward for ($L0, $($L,)*)
         where
+            $L0: Layer,
+            $( $L: Layer + Params<Scalar = $L0::Scalar>, )*
             $( $P::Output: Feeds<$N::Input>, )*
         {
             type Input = $L0::Input;
@@ -181,81 +236,45 @@ macro_rules! chain {
 
             #[inline]
             fn forward(&self, x: &Self::Input) -> Self::Output {
-                simd::dispatch(simd::Forwards { model: self, x })
-            }
-
-            #[inline(always)]
-            fn forward_with<I: Isa>(&self, isa: I, x: &Self::Input) -> Self::Output {
-                let x = self.$i0.forward_with(isa, x);
-                $( let x = self.$i.forward_with(isa, Feeds::feed(&x)); )*
-                x
+                exec::forward(self, x)
             }
         }
 
-        impl<$L0: Backward $(, $L: Backward + Params<Scalar = $L0::Scalar>)*> Backward for ($L0, $($L,)*)
+        impl<$L0 $(, $L)*> Backward for ($L0, $($L,)*)
         where
+            $L0: Layer,
+            $( $L: Layer + Params<Scalar = $L0::Scalar>, )*
             $( $P::Output: Feeds<$N::Input>, )*
         {
             type Tape = ($L0::Tape, $($L::Tape,)*);
 
             #[inline]
             fn forward_tape(&self, x: &Self::Input) -> (Self::Output, Self::Tape) {
-                simd::dispatch(simd::ForwardsTape { model: self, x })
+                exec::forward_tape(self, x)
             }
 
             #[inline]
             fn backward(&self, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
-                simd::dispatch(simd::Backwards { model: self, tape, d_output: d, grads })
+                exec::backward::<_, true>(self, tape, d, grads)
             }
 
             #[inline]
             fn backward_params(&self, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
-                simd::dispatch(simd::BackwardsParams { model: self, tape, d_output: d, grads })
-            }
-
-            #[inline(always)]
-            fn forward_tape_with<I: Isa>(&self, isa: I, x: &Self::Input) -> (Self::Output, Self::Tape) {
-                let (x, $t0) = self.$i0.forward_tape_with(isa, x);
-                $( let (x, $t) = self.$i.forward_tape_with(isa, Feeds::feed(&x)); )*
-                (x, ($t0, $($t,)*))
-            }
-
-            #[inline(always)]
-            fn backward_with<I: Isa, const REPLACE: bool>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) -> Self::Input {
-                let d = self.$last.backward_with::<I, REPLACE>(isa, &tape.$last, d, &mut grads.$last);
-                $( let d = self.$j.backward_with::<I, REPLACE>(isa, &tape.$j, Feeds::back(&d), &mut grads.$j); )*
-                d
-            }
-
-            #[inline(always)]
-            fn backward_params_with<I: Isa, const REPLACE: bool>(&self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self) {
-                chain!(@params REPLACE isa self tape grads; d; $last $(, $j)*);
+                exec::backward::<_, false>(self, tape, d, grads);
             }
         }
 
-        impl<$L0: Params $(, $L: Params<Scalar = $L0::Scalar>)*> Params for ($L0, $($L,)*) {
+        impl<$L0 $(, $L)*> Params for ($L0, $($L,)*)
+        where
+            $L0: Layer,
+            $( $L: Layer + Params<Scalar = $L0::Scalar>, )*
+            $( $P::Output: Feeds<$N::Input>, )*
+        {
             type Scalar = $L0::Scalar;
             const PARAMS: usize = $L0::PARAMS $(+ $L::PARAMS)*;
 
             fn zeroed() -> Self {
                 ($L0::zeroed(), $($L::zeroed(),)*)
-            }
-
-            fn random<R: Rng + ?Sized>(rng: &mut R) -> Self {
-                // Tuple expressions evaluate left to right: layers draw in order.
-                ($L0::random(rng), $($L::random(rng),)*)
-            }
-
-            fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R) {
-                self.$i0.randomize(rng);
-                $( self.$i.randomize(rng); )*
-            }
-
-            fn zero_bytes_are_zeroed(seal: crate::model::seal::Seal) -> bool
-            where
-                Self::Scalar: 'static,
-            {
-                $L0::zero_bytes_are_zeroed(seal) $(&& $L::zero_bytes_are_zeroed(seal))*
             }
 
             #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline)]
@@ -271,26 +290,131 @@ macro_rules! chain {
             }
         }
 
-        impl<$L0: Architecture $(, $L: Architecture<Scalar = $L0::Scalar>)*> Architecture for ($L0, $($L,)*) {
-            const LAYERS: usize = $L0::LAYERS $(+ $L::LAYERS)*;
+        impl<$L0 $(, $L)*> Layer for ($L0, $($L,)*)
+        where
+            $L0: Layer,
+            $( $L: Layer + Params<Scalar = $L0::Scalar>, )*
+            $( $P::Output: Feeds<$N::Input>, )*
+        {
+            #[inline(always)]
+            fn forward_in<I: Isa>(&self, isa: I, x: &Self::Input) -> Self::Output {
+                let x = self.$i0.forward_in(isa, x);
+                $( let x = self.$i.forward_in(isa, Feeds::feed(&x)); )*
+                x
+            }
 
-            fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F) {
-                $L0::for_each_layer(f);
-                $( $L::for_each_layer(f); )*
+            #[inline(always)]
+            fn forward_tape_in<I: Isa>(&self, isa: I, x: &Self::Input) -> (Self::Output, Self::Tape) {
+                let (x, $t0) = self.$i0.forward_tape_in(isa, x);
+                $( let (x, $t) = self.$i.forward_tape_in(isa, Feeds::feed(&x)); )*
+                (x, ($t0, $($t,)*))
+            }
+
+            #[inline(always)]
+            fn backward_in<I: Isa, const INPUT_GRADIENT: bool, const WRITE: bool>(
+                &self,
+                isa: I,
+                tape: &Self::Tape,
+                d: &Self::Output,
+                grads: &mut Self,
+            ) -> Self::Input {
+                $(
+                    let d = self.$b.backward_in::<I, true, WRITE>(isa, &tape.$b, d, &mut grads.$b);
+                    let d = <$BP::Output as Feeds<$B::Input>>::back(&d);
+                )*
+                self.$i0.backward_in::<I, INPUT_GRADIENT, WRITE>(isa, &tape.$i0, d, &mut grads.$i0)
+            }
+
+            fn random<R: Rng + ?Sized>(rng: &mut R) -> Self {
+                // Tuple expressions evaluate left to right: layers draw in order.
+                ($L0::random(rng), $($L::random(rng),)*)
+            }
+
+            fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+                self.$i0.randomize(rng);
+                $( self.$i.randomize(rng); )*
+            }
+
+            fn zero_bytes_are_zeroed() -> bool
+            where
+                Self::Scalar: 'static,
+            {
+                $L0::zero_bytes_are_zeroed() $(&& $L::zero_bytes_are_zeroed())*
+            }
+
+            const LAYER_COUNT: usize = $L0::LAYER_COUNT $(+ $L::LAYER_COUNT)*;
+
+            fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
+                $L0::describe(f);
+                $( $L::describe(f); )*
+            }
+
+            #[cfg(feature = "alloc")]
+            type Rows = ($L0::Rows, $($L::Rows,)*);
+
+            #[cfg(feature = "alloc")]
+            fn uses_gemm(rows: usize) -> bool {
+                $L0::uses_gemm(rows) $(|| $L::uses_gemm(rows))*
+            }
+
+            #[cfg(feature = "alloc")]
+            #[inline(always)]
+            fn forward_rows<'t, I: Isa>(
+                &self,
+                isa: I,
+                x: &[Self::Input],
+                tape: &'t mut Self::Rows,
+            ) -> &'t [Self::Output]
+            where
+                Self::Scalar: 'static,
+            {
+                let x = self.$i0.forward_rows(isa, x, &mut tape.$i0);
+                $( let x = self.$i.forward_rows(isa, Feeds::feed_rows(x), &mut tape.$i); )*
+                x
+            }
+
+            #[cfg(feature = "alloc")]
+            fn output_rows(tape: &mut Self::Rows) -> (&[Self::Output], &mut [Self::Output]) {
+                $Last::output_rows(&mut tape.$last)
+            }
+
+            #[cfg(feature = "alloc")]
+            #[inline(always)]
+            fn backward_rows<I: Isa, const WRITE: bool>(
+                &self,
+                isa: I,
+                x: &[Self::Input],
+                tape: &mut Self::Rows,
+                grads: &mut Self,
+                d_input: Option<&mut [Self::Input]>,
+            ) where
+                Self::Scalar: 'static,
+            {
+                $(
+                    let (y, d_y) = $BP::output_rows(&mut tape.$bp);
+                    self.$b.backward_rows::<I, WRITE>(
+                        isa,
+                        Feeds::feed_rows(y),
+                        &mut tape.$b,
+                        &mut grads.$b,
+                        Some(Feeds::feed_rows_mut(d_y)),
+                    );
+                )*
+                self.$i0.backward_rows::<I, WRITE>(isa, x, &mut tape.$i0, &mut grads.$i0, d_input)
             }
         }
     };
 }
 
-chain!(layers: L0 t0 0; pairs: ; backward: L0 0);
-chain!(layers: L0 t0 0, L1 t1 1; pairs: L0 L1; backward: L1 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2; pairs: L0 L1, L1 L2; backward: L2 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3; pairs: L0 L1, L1 L2, L2 L3; backward: L3 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4; pairs: L0 L1, L1 L2, L2 L3, L3 L4; backward: L4 4, 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5; backward: L5 5, 4, 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6; backward: L6 6, 5, 4, 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7; backward: L7 7, 6, 5, 4, 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8; backward: L8 8, 7, 6, 5, 4, 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8, L9 t9 9; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8, L8 L9; backward: L9 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8, L9 t9 9, L10 t10 10; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8, L8 L9, L9 L10; backward: L10 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
-chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8, L9 t9 9, L10 t10 10, L11 t11 11; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8, L8 L9, L9 L10, L10 L11; backward: L11 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+chain!(layers: L0 t0 0; pairs: ; last: L0 0; down: );
+chain!(layers: L0 t0 0, L1 t1 1; pairs: L0 L1; last: L1 1; down: L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2; pairs: L0 L1, L1 L2; last: L2 2; down: L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3; pairs: L0 L1, L1 L2, L2 L3; last: L3 3; down: L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4; pairs: L0 L1, L1 L2, L2 L3, L3 L4; last: L4 4; down: L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5; last: L5 5; down: L5 5 L4 4, L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6; last: L6 6; down: L6 6 L5 5, L5 5 L4 4, L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7; last: L7 7; down: L7 7 L6 6, L6 6 L5 5, L5 5 L4 4, L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8; last: L8 8; down: L8 8 L7 7, L7 7 L6 6, L6 6 L5 5, L5 5 L4 4, L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8, L9 t9 9; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8, L8 L9; last: L9 9; down: L9 9 L8 8, L8 8 L7 7, L7 7 L6 6, L6 6 L5 5, L5 5 L4 4, L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8, L9 t9 9, L10 t10 10; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8, L8 L9, L9 L10; last: L10 10; down: L10 10 L9 9, L9 9 L8 8, L8 8 L7 7, L7 7 L6 6, L6 6 L5 5, L5 5 L4 4, L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);
+chain!(layers: L0 t0 0, L1 t1 1, L2 t2 2, L3 t3 3, L4 t4 4, L5 t5 5, L6 t6 6, L7 t7 7, L8 t8 8, L9 t9 9, L10 t10 10, L11 t11 11; pairs: L0 L1, L1 L2, L2 L3, L3 L4, L4 L5, L5 L6, L6 L7, L7 L8, L8 L9, L9 L10, L10 L11; last: L11 11; down: L11 11 L10 10, L10 10 L9 9, L9 9 L8 8, L8 8 L7 7, L7 7 L6 6, L6 6 L5 5, L5 5 L4 4, L4 4 L3 3, L3 3 L2 2, L2 2 L1 1, L1 1 L0 0);

@@ -20,7 +20,8 @@
 
 use crate::loss::Loss;
 use crate::math::cast;
-use crate::model::{Backward, Params};
+use crate::params::Params;
+use crate::passes::Backward;
 use num_traits::Float;
 
 /// Where a gradient lives.

@@ -100,7 +100,7 @@
 //! let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
 //! let mut net: Net = Model::init(&mut rng);
 //! let options = FitOptions { epochs: 300, batch_size: 4, ..Default::default() };
-//! let history = net.fit(&inputs, &labels, SoftmaxCrossEntropy, &mut Adam::new(0.05), options, &mut rng)?;
+//! let history = net.fit(&inputs, &labels, &SoftmaxCrossEntropy, &mut Adam::new(0.05), options, &mut rng)?;
 //! assert!(history.epochs.last().unwrap().train_loss < 0.1);
 //! assert_eq!(net.accuracy(&inputs, &labels)?, 1.0);
 //! # Ok::<(), backprop::Error>(())
@@ -180,20 +180,32 @@ pub mod boxed;
 pub mod chain;
 mod dense;
 pub mod error;
+mod exec;
 pub mod gradcheck;
+mod infer;
 pub mod init;
+mod layer;
 pub mod loss;
-pub mod math;
+pub(crate) mod math;
 mod model;
 pub mod optim;
+mod params;
+mod passes;
 pub mod safetensors;
-pub mod simd;
+mod simd;
+mod step;
 pub mod train;
 pub mod weights;
 
 pub use dense::{Dense, DenseTape};
 pub use error::Error;
-pub use model::{Architecture, Backward, Forward, LayerInfo, Model, Params};
+#[cfg(feature = "alloc")]
+pub use infer::PREDICT_BATCH;
+pub use infer::Infer;
+pub use model::{Architecture, LayerInfo, Model};
+pub use params::Params;
+pub use passes::{Backward, Forward};
+pub use train::Train;
 /// The scalar trait every layer is generic over (`f32`, `f64`), re-exported
 /// from `num-traits` for writing your own activations and losses.
 pub use num_traits::Float;
@@ -210,18 +222,16 @@ pub mod prelude {
         Activation, Elu, Gelu, GeluErf, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh,
     };
     #[cfg(feature = "alloc")]
-    pub use crate::batch::{Batched, Workspace};
-    pub use crate::chain::Feeds;
+    pub use crate::batch::Workspace;
     pub use crate::init::Init;
     pub use crate::loss::{
         softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy,
     };
     pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd, SgdMomentum};
-    pub use crate::train::EpochReport;
-    pub use crate::train::{Clip, EarlyStopping, Schedule, StopReason, Train};
     #[cfg(feature = "alloc")]
-    pub use crate::train::{Control, FitOptions, History};
-    pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Model, Params};
+    pub use crate::train::{FitOptions, History};
+    pub use crate::train::{Clip, EarlyStopping, EpochReport, Schedule, StopReason};
+    pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Infer, Model, Params, Train};
     pub use core::ops::ControlFlow;
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;

@@ -8,7 +8,7 @@
 //! ([`gemm_pays`]) with narrow ones that run row by row, so both kinds of
 //! layer, and the hand-over between them, are checked.
 
-use backprop::batch::{gemm_pays, Batched, Gradients};
+use backprop::batch::gemm_pays;
 use backprop::prelude::*;
 use num_traits::ToPrimitive;
 use rand::Rng;
@@ -52,8 +52,8 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
 /// for batches of several sizes.
 fn agrees<M, T, const IN: usize, const N: usize>(tol: f64)
 where
-    M: Batched<Input = [T; IN], Output = [T; N]> + Train<T, IN, N> + Clone,
-    T: Float,
+    M: Model<Input = [T; IN], Output = [T; N]> + Train<T, IN, N> + Clone,
+    T: Float + 'static,
 {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
     let net: M = Model::init(&mut rng);
@@ -94,34 +94,6 @@ fn batched_path_agrees_with_the_per_sample_path() {
     agrees::<NarrowWide<f32>, f32, 3, 2>(2e-5);
 }
 
-/// The input gradient of `backward_batch`, and `Gradients::Accumulate`,
-/// against `backward` summed sample by sample.
-#[test]
-fn input_gradients_and_accumulation() {
-    type Net = Wide<f64>;
-    let mut rng = Xoshiro128PlusPlus::seed_from_u64(5);
-    let net: Net = Model::init(&mut rng);
-    let x = data::<f64, 96>(20, 9);
-    let d_y = data::<f64, 5>(20, 10);
-
-    let mut want = Net::zeroed();
-    want.set_param(7, 0.5);
-    let mut grads = want;
-    let mut want_dx = Vec::new();
-    for (x, d) in x.iter().zip(&d_y) {
-        let (_, tape) = net.forward_tape(x);
-        want_dx.extend(net.backward(&tape, d, &mut want));
-    }
-
-    let mut tape = <Net as Batched>::BatchTape::default();
-    net.forward_batch(&x, &mut tape);
-    <Net as Batched>::output_and_gradient(&mut tape).1.copy_from_slice(&d_y);
-    let mut dx = vec![[0.0; 96]; 20];
-    net.backward_batch(&x, &mut tape, &mut grads, Gradients::Accumulate, Some(&mut dx));
-    assert_close("input gradients", dx.as_flattened(), &want_dx, 1e-12);
-    assert_close("accumulated gradients", &flat(&grads), &flat(&want), 1e-12);
-}
-
 /// A training step of the batched path is a training step of the
 /// per-sample path, and `fit` with mini-batches wide enough for the
 /// batched path trains like a loop of per-sample steps.
@@ -158,10 +130,10 @@ fn train_step_and_fit() {
     assert_close("weights after 3 Adam steps", &flat(&batched), &flat(&single), 1e-9);
 
     // fit, unshuffled, batches of 16: three matrix-product steps per epoch.
-    assert!(Net::uses_gemm(16));
+    assert!(gemm_pays(16, 96, 64));
     let mut fitted = net.clone();
     let options = FitOptions { epochs: 2, batch_size: 16, shuffle: false, ..Default::default() };
-    fitted.fit(&x, &y, SoftmaxCrossEntropy, &mut Sgd::new(0.1), options, &mut rng).unwrap();
+    fitted.fit(&x, &y, &SoftmaxCrossEntropy, &mut Sgd::new(0.1), options, &mut rng).unwrap();
     let mut by_hand = net.clone();
     let (mut sgd, mut grads) = (Sgd::new(0.1), Net::zeroed());
     for _ in 0..2 {
@@ -177,7 +149,7 @@ fn train_step_and_fit() {
     a.fit(
         &x,
         &y,
-        SoftmaxCrossEntropy,
+        &SoftmaxCrossEntropy,
         &mut Sgd::new(0.1),
         options,
         &mut Xoshiro128PlusPlus::seed_from_u64(3),
@@ -213,8 +185,6 @@ fn errors_instead_of_panics() {
     assert!(matches!(err, Error::LengthMismatch { .. }), "{err}");
     let err = workspace.gradient(&net, &[], &[], &SoftmaxCrossEntropy, &mut grads).unwrap_err();
     assert!(matches!(err, Error::EmptyData { .. }), "{err}");
-    let mut outputs = vec![[0.0; 5]; 3];
-    assert!(workspace.predict_into(&net, &x, &mut outputs).is_err());
     let mut diverging = net;
     diverging.2.bias[0] = f32::INFINITY;
     let err = workspace

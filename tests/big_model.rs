@@ -49,7 +49,7 @@ fn compile_time_sizes() {
         assert!((models * Big::BYTES..models * Big::BYTES + scalars).contains(&bytes), "{bytes} B");
     }
     assert_eq!(<Box<Big>>::BYTES, std::mem::size_of::<usize>());
-    assert_eq!(Sgd::<f32>::STATE_BYTES, 8);
+    assert_eq!(Sgd::<Big>::STATE_BYTES, 8);
 }
 
 #[test]
@@ -89,7 +89,7 @@ fn the_batched_path_and_fit_on_a_two_mebibyte_stack() {
         let mut rng = Xoshiro128PlusPlus::seed_from_u64(2);
         let mut net: Box<Big> = Model::init(&mut rng);
         let mut grads = Box::<Big>::zeroed();
-        let mut sgd = Sgd::new(0.01).momentum::<Box<Big>>(0.9);
+        let mut sgd = Sgd::<Box<Big>>::new(0.01).momentum(0.9);
         let inputs: Vec<[f32; 784]> =
             (0..16).map(|k| core::array::from_fn(|i| ((i * 3 + k * 5) % 11) as f32 / 11.0)).collect();
         let labels: Vec<usize> = (0..16).map(|k| k % 10).collect();
@@ -112,7 +112,7 @@ fn the_batched_path_and_fit_on_a_two_mebibyte_stack() {
             validation: Some((&inputs[..4], &labels[..4])),
             ..Default::default()
         };
-        let history = net.fit(&inputs, &labels, SoftmaxCrossEntropy, &mut sgd, options, &mut rng).unwrap();
+        let history = net.fit(&inputs, &labels, &SoftmaxCrossEntropy, &mut sgd, options, &mut rng).unwrap();
         assert!(history.epochs.last().unwrap().train_loss < before);
         assert_eq!(net.predict(&inputs).len(), 16);
     });

@@ -162,8 +162,8 @@ fn visit_walks_models_in_lockstep() {
 #[test]
 fn initialisation_follows_the_activation() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(0);
-    let tanh: Dense<100, 50, Tanh, f64> = Params::random(&mut rng);
-    let relu: Dense<100, 50, ReLU, f64> = Params::random(&mut rng);
+    let tanh: Dense<100, 50, Tanh, f64> = Model::init(&mut rng);
+    let relu: Dense<100, 50, ReLU, f64> = Model::init(&mut rng);
     let glorot = (6.0_f64 / 150.0).sqrt();
     let he = (6.0_f64 / 100.0).sqrt();
     let largest = |w: &[[f64; 100]; 50]| w.as_flattened().iter().fold(0.0_f64, |m, w| m.max(w.abs()));
@@ -258,10 +258,10 @@ fn bad_targets_and_hyperparameters_are_errors() {
 
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
         assert!(matches!(Huber::new(bad), Err(Error::InvalidHyperparameter { .. })), "{bad}");
-        assert!(Sgd::<f32>::new(bad).check().is_err(), "{bad}");
+        assert!(Sgd::<Dense<1, 1, Identity>>::new(bad).check().is_err(), "{bad}");
     }
     assert_eq!(Huber::new(0.5).unwrap().delta(), 0.5);
-    assert!(Sgd::<f32>::new(0.1).check().is_ok());
-    let msg = Sgd::<f32>::new(-1.0).check().unwrap_err().to_string();
+    assert!(Sgd::<Dense<1, 1, Identity>>::new(0.1).check().is_ok());
+    let msg = Sgd::<Dense<1, 1, Identity>>::new(-1.0).check().unwrap_err().to_string();
     assert_eq!(msg, "invalid learning rate -1: it must be positive and finite");
 }

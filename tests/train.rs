@@ -229,14 +229,14 @@ fn fit_err<M, L, O, const IN: usize, const N: usize>(
     options: FitOptions<'_, f64, IN, L::Target>,
 ) -> Error
 where
-    M: Model<Input = [f64; IN], Output = [f64; N]> + Params<Scalar = f64> + Batched + Clone,
+    M: Model<Input = [f64; IN], Output = [f64; N]> + Params<Scalar = f64> + Clone,
     L: Loss<f64, N>,
     O: Optimizer<M>,
 {
     let mut model = net.clone();
     let before = bits(&model);
     let lr = optimizer.learning_rate();
-    let err = match model.fit(inputs, targets, loss, optimizer, options, &mut rng(0)) {
+    let err = match model.fit(inputs, targets, &loss, optimizer, options, &mut rng(0)) {
         Ok(history) => panic!("fit should have failed, but trained {} epochs", history.epochs.len()),
         Err(err) => err,
     };
@@ -480,7 +480,7 @@ fn adam_betas_outside_the_unit_interval() {
     }
     // The closed end of [0, 1) is allowed.
     let mut m = net;
-    m.fit(&x, &t, Mse, &mut Adam::new(0.01).betas(0.0, 0.0), quick(), &mut rng(0))
+    m.fit(&x, &t, &Mse, &mut Adam::new(0.01).betas(0.0, 0.0), quick(), &mut rng(0))
         .expect("betas (0, 0) are valid");
 }
 
@@ -497,7 +497,7 @@ fn nesterov_without_momentum() {
     assert_invalid(&err, "dampening", 0.5, "zero with Nesterov momentum");
     // With momentum and no dampening, Nesterov is fine.
     let mut m = net;
-    m.fit(&x, &t, Mse, &mut Sgd::new(0.1).momentum(0.9).nesterov(true), quick(), &mut rng(0)).unwrap();
+    m.fit(&x, &t, &Mse, &mut Sgd::new(0.1).momentum(0.9).nesterov(true), quick(), &mut rng(0)).unwrap();
 }
 
 #[test]
@@ -588,7 +588,7 @@ fn bce_targets_outside_the_unit_interval() {
     }
     // The bounds themselves are probabilities.
     let mut m = net;
-    m.fit(&x, &[[0.0], [1.0], [1.0], [0.0]], BinaryCrossEntropy, &mut Sgd::new(0.1), options(), &mut rng(0))
+    m.fit(&x, &[[0.0], [1.0], [1.0], [0.0]], &BinaryCrossEntropy, &mut Sgd::new(0.1), options(), &mut rng(0))
         .unwrap();
 }
 
@@ -670,7 +670,7 @@ fn divergence_is_reported_and_the_last_finite_weights_are_kept() {
 
     let mut model = net;
     let options = FitOptions { epochs: 1000, batch_size: 4, shuffle: false, ..Default::default() };
-    let err = model.fit(&x, &t, Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap_err();
+    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap_err();
     let Error::Diverged { epoch, batch, loss } = err else { panic!("expected divergence, got {err:?}") };
     assert_eq!((epoch, batch), (want_epoch, 0), "{err}");
     assert_eq!(loss.is_finite(), want_loss.is_finite(), "loss {loss} vs the reference's {want_loss}");
@@ -685,7 +685,7 @@ fn divergence_with_mini_batches_and_shuffling() {
     let t = x.map(|[x]| [1e3 * x]);
     let mut model: Lin = Dense::new([[0.5]], [0.0]);
     let options = FitOptions { epochs: 1000, batch_size: 2, ..Default::default() };
-    let err = model.fit(&x, &t, Mse, &mut Sgd::new(1.0), options, &mut rng(3)).unwrap_err();
+    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(1.0), options, &mut rng(3)).unwrap_err();
     let Error::Diverged { epoch, batch, .. } = err else { panic!("expected divergence, got {err:?}") };
     assert!(epoch < 1000 && batch < 3, "{err}");
     assert!(all_finite(&model), "the model keeps finite weights: {:?}", flat(&model));
@@ -710,7 +710,7 @@ fn an_update_that_overflows_is_undone() {
     let net: Lin = Dense::new([[0.5]], [0.5]);
     let mut model = net;
     let options = FitOptions { epochs: 3, batch_size: 2, ..Default::default() };
-    let err = model.fit(&x, &t, Mse, &mut Sgd::new(1e308), options, &mut rng(0)).unwrap_err();
+    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(1e308), options, &mut rng(0)).unwrap_err();
     let (_, want_loss) = naive_batch(&net, &x, &t, &Mse);
     assert_eq!(err, Error::Diverged { epoch: 0, batch: 0, loss: want_loss });
     assert_eq!(bits(&model), bits(&net), "the overflowing update is undone");
@@ -727,7 +727,7 @@ fn divergence_restores_the_learning_rate() {
     let mut sgd = Sgd::new(1.0);
     let schedule = Schedule::Step { every: 50, gamma: 0.9 };
     let options = FitOptions { epochs: 1000, batch_size: 4, shuffle: false, schedule, ..Default::default() };
-    let err = model.fit(&x, &t, Mse, &mut sgd, options, &mut rng(0)).unwrap_err();
+    let err = model.fit(&x, &t, &Mse, &mut sgd, options, &mut rng(0)).unwrap_err();
     let Error::Diverged { epoch, .. } = err else { panic!("expected divergence, got {err:?}") };
     assert!(epoch >= 50, "diverged after the first decay ({err})");
     assert_eq!(sgd.learning_rate(), 1.0, "fit returned {err:?} and left the scheduled learning rate behind");
@@ -770,7 +770,7 @@ fn batch_size_one_is_per_sample_sgd() {
 
     let mut got = net;
     let options = FitOptions { epochs, batch_size: 1, shuffle: false, ..Default::default() };
-    let history = got.fit(&x, &t, Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
+    let history = got.fit(&x, &t, &Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
     assert_eq!(bits(&got), bits(&want), "fit(batch_size = 1) is per-sample SGD, bit for bit");
     assert_close("training losses", &history.train_loss(), &want_losses, 1e-12);
     assert_eq!(history.stopped, StopReason::Completed);
@@ -788,7 +788,7 @@ fn full_batch_is_one_step_per_epoch_on_the_mean_gradient() {
     for shuffle in [false, true] {
         let mut got = net;
         let options = FitOptions { epochs, batch_size: x.len(), shuffle, ..Default::default() };
-        let history = got.fit(&x, &t, Mse, &mut Sgd::new(lr), options, &mut rng(9)).unwrap();
+        let history = got.fit(&x, &t, &Mse, &mut Sgd::new(lr), options, &mut rng(9)).unwrap();
         // Shuffling changes only the summation order of a full batch.
         assert_close(&format!("weights (shuffle {shuffle})"), &flat(&got), &flat(&want), 1e-12);
         assert_close(&format!("losses (shuffle {shuffle})"), &history.train_loss(), &want_losses, 1e-12);
@@ -796,7 +796,7 @@ fn full_batch_is_one_step_per_epoch_on_the_mean_gradient() {
     // A batch larger than the data set is the full batch too.
     let mut got = net;
     let options = FitOptions { epochs, batch_size: 1000, shuffle: false, ..Default::default() };
-    got.fit(&x, &t, Mse, &mut Sgd::new(lr), options, &mut rng(9)).unwrap();
+    got.fit(&x, &t, &Mse, &mut Sgd::new(lr), options, &mut rng(9)).unwrap();
     assert_close("weights (batch 1000)", &flat(&got), &flat(&want), 1e-12);
 }
 
@@ -811,7 +811,7 @@ fn mini_batches_that_do_not_divide_the_data_set() {
 
     let mut got = net;
     let options = FitOptions { epochs, batch_size: 4, shuffle: false, ..Default::default() };
-    let history = got.fit(&x, &t, Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
+    let history = got.fit(&x, &t, &Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
     assert_close("fit weights", &flat(&got), &flat(&want), 1e-12);
     assert_close("fit losses", &history.train_loss(), &want_losses, 1e-12);
 
@@ -846,7 +846,7 @@ fn mini_batches_with_a_classification_loss() {
     let want_losses = naive_fit(&mut want, &x, &labels, &SoftmaxCrossEntropy, 3, epochs, |_| lr);
     let mut got = net;
     let options = FitOptions { epochs, batch_size: 3, shuffle: false, ..Default::default() };
-    let history = got.fit(&x, &labels, SoftmaxCrossEntropy, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
+    let history = got.fit(&x, &labels, &SoftmaxCrossEntropy, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
     assert_close("weights", &flat(&got), &flat(&want), 1e-12);
     assert_close("losses", &history.train_loss(), &want_losses, 1e-12);
 }
@@ -897,7 +897,7 @@ fn f32_batch_size_one_is_per_sample_sgd() {
     }
     let mut got = net;
     let options = FitOptions { epochs: 2, batch_size: 1, shuffle: false, ..Default::default() };
-    got.fit(&x, &t, Mse, &mut Sgd::new(f64::from(lr)), options, &mut rng(0)).unwrap();
+    got.fit(&x, &t, &Mse, &mut Sgd::new(f64::from(lr)), options, &mut rng(0)).unwrap();
     assert_eq!(got, want, "f32: fit(batch_size = 1) is per-sample SGD, bit for bit");
 }
 
@@ -922,7 +922,7 @@ fn the_same_seed_gives_bit_identical_runs() {
             schedule: Schedule::Cosine { period: 15, min_lr: 0.001 },
             ..Default::default()
         };
-        let history = m.fit(&x, &labels, SoftmaxCrossEntropy, &mut adam, options, &mut rng(seed)).unwrap();
+        let history = m.fit(&x, &labels, &SoftmaxCrossEntropy, &mut adam, options, &mut rng(seed)).unwrap();
         (bits(&m), history)
     };
     let (w1, h1) = run(11);
@@ -1178,7 +1178,7 @@ fn fit_follows_the_schedule_and_restores_the_learning_rate() {
             on_epoch: Some(&mut callback),
             ..Default::default()
         };
-        let history = got.fit(&x, &t, Mse, &mut sgd, options, &mut rng(0)).unwrap();
+        let history = got.fit(&x, &t, &Mse, &mut sgd, options, &mut rng(0)).unwrap();
         let reported: Vec<f64> = history.epochs.iter().map(|e| e.learning_rate).collect();
         let wanted: Vec<f64> = (0..epochs).map(&formula).collect();
         assert_close(&format!("{schedule:?}: reported learning rates"), &reported, &wanted, 1e-12);
@@ -1228,7 +1228,7 @@ fn early_stopping_on_a_rising_validation_loss() {
             early_stopping: Some(EarlyStopping { patience, min_delta: 0.0, restore_best }),
             ..Default::default()
         };
-        let history = model.fit(&x, &t, Mse, &mut Sgd::new(0.01), options, &mut rng(0)).unwrap();
+        let history = model.fit(&x, &t, &Mse, &mut Sgd::new(0.01), options, &mut rng(0)).unwrap();
         let validation = history.validation_loss();
         assert_eq!(validation.len(), history.epochs.len());
         assert_eq!(history.stopped, StopReason::EarlyStopping);
@@ -1267,7 +1267,7 @@ fn restore_best_also_applies_when_all_epochs_run() {
         early_stopping: Some(EarlyStopping { patience: 1000, min_delta: 0.0, restore_best: true }),
         ..Default::default()
     };
-    let history = model.fit(&x, &t, Mse, &mut Sgd::new(0.01), options, &mut rng(0)).unwrap();
+    let history = model.fit(&x, &t, &Mse, &mut Sgd::new(0.01), options, &mut rng(0)).unwrap();
     assert_eq!((history.stopped, history.epochs.len()), (StopReason::Completed, 40));
     let validation = history.validation_loss();
     let best = first_argmin(&validation);
@@ -1288,7 +1288,7 @@ fn zero_epochs_change_nothing() {
         early_stopping: Some(EarlyStopping::default()),
         ..quick()
     };
-    let history = model.fit(&x, &t, Mse, &mut sgd, options, &mut rng(0)).unwrap();
+    let history = model.fit(&x, &t, &Mse, &mut sgd, options, &mut rng(0)).unwrap();
     assert!(history.epochs.is_empty());
     assert_eq!(history.stopped, StopReason::Completed);
     assert_eq!(bits(&model), before);
@@ -1308,7 +1308,7 @@ fn early_stopping_on_a_stalled_training_loss() {
         early_stopping: Some(EarlyStopping { patience: 3, ..Default::default() }),
         ..Default::default()
     };
-    let history = model.fit(&x, &t, Mse, &mut Sgd::new(0.1), options, &mut rng(0)).unwrap();
+    let history = model.fit(&x, &t, &Mse, &mut Sgd::new(0.1), options, &mut rng(0)).unwrap();
     assert_eq!(history.stopped, StopReason::EarlyStopping);
     assert_eq!(history.best_epoch, 0);
     assert_eq!(history.epochs.len(), 4);
@@ -1323,7 +1323,7 @@ fn early_stopping_on_a_stalled_training_loss() {
         early_stopping: Some(EarlyStopping { patience: 2, min_delta: 1e9, restore_best: true }),
         ..Default::default()
     };
-    let history = model.fit(&x, &t, Mse, &mut Sgd::new(0.01), options, &mut rng(0)).unwrap();
+    let history = model.fit(&x, &t, &Mse, &mut Sgd::new(0.01), options, &mut rng(0)).unwrap();
     assert_eq!(
         (history.stopped, history.best_epoch, history.epochs.len()),
         (StopReason::EarlyStopping, 0, 3)
@@ -1347,7 +1347,7 @@ fn the_callback_can_stop_training() {
     };
     let options =
         FitOptions { epochs: 50, batch_size: 3, on_epoch: Some(&mut callback), ..Default::default() };
-    let history = model.fit(&x, &t, Mse, &mut Adam::new(0.01), options, &mut rng(1)).unwrap();
+    let history = model.fit(&x, &t, &Mse, &mut Adam::new(0.01), options, &mut rng(1)).unwrap();
     assert_eq!(history.stopped, StopReason::Callback);
     assert_eq!(history.epochs.len(), 4);
     assert_eq!(calls, history.epochs, "the callback saw every report, once");
@@ -1436,7 +1436,7 @@ fn validation_accuracy_in_the_history_is_the_accuracy_after_each_epoch() {
         ..Default::default()
     };
     let history =
-        model.fit(&x, &labels, SoftmaxCrossEntropy, &mut Sgd::new(0.5), options, &mut rng(0)).unwrap();
+        model.fit(&x, &labels, &SoftmaxCrossEntropy, &mut Sgd::new(0.5), options, &mut rng(0)).unwrap();
     for report in &history.epochs {
         naive_fit(&mut replay, &x, &labels, &SoftmaxCrossEntropy, 5, 1, |_| 0.5);
         assert_eq!(report.validation_accuracy, Some(replay.accuracy(&vx, &vl).unwrap()), "{report:?}");

@@ -4,7 +4,7 @@
 use super::{check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
 use crate::error::Error;
 use crate::math::{cast, flush_subnormal};
-use crate::model::Params;
+use crate::params::Params;
 use crate::simd;
 use num_traits::Float;
 
@@ -136,11 +136,10 @@ impl<M: Params, X: Buffer<M>> Adam<M, X> {
 }
 
 impl<M: Params, X: Buffer<M>> Optimizer<M> for Adam<M, X> {
-    fn step(&mut self, model: &mut M, grads: &M) {
+    fn step_with_rate(&mut self, lr: f64, model: &mut M, grads: &M) {
         self.t += 1;
         self.beta1_t *= self.beta1;
         self.beta2_t *= self.beta2;
-        let lr = self.lr;
         // The scalars PyTorch computes in double precision, with the bias
         // correction of √v moved out of the denominator (see the Math section).
         let bias_correction2_sqrt = Float::sqrt(1.0 - self.beta2_t);
@@ -373,8 +372,8 @@ impl<M: Params, X: Buffer<M>> AdamW<M, X> {
 }
 
 impl<M: Params, X: Buffer<M>> Optimizer<M> for AdamW<M, X> {
-    fn step(&mut self, model: &mut M, grads: &M) {
-        self.0.step(model, grads);
+    fn step_with_rate(&mut self, lr: f64, model: &mut M, grads: &M) {
+        self.0.step_with_rate(lr, model, grads);
     }
     fn learning_rate(&self) -> f64 {
         self.0.lr

@@ -27,7 +27,7 @@ pub use rmsprop::RmsProp;
 pub use sgd::{Sgd, SgdMomentum};
 
 use crate::error::Error;
-use crate::model::Params;
+use crate::params::Params;
 
 /// A buffer of the model's type that an optimizer keeps only when an option
 /// needs it: [`Unused`] (the option is off, nothing is kept) or [`Kept`].
@@ -80,14 +80,25 @@ impl<M: Params + Clone + core::fmt::Debug> Buffer<M> for Kept<M> {
 /// An update rule for the parameters of models of type `M`.
 pub trait Optimizer<M: Params> {
     /// Updates `model` one step against `grads` (the gradient of the loss,
-    /// a value of the model's own type).
-    fn step(&mut self, model: &mut M, grads: &M);
+    /// a value of the model's own type), with the optimizer's own learning
+    /// rate.
+    fn step(&mut self, model: &mut M, grads: &M) {
+        self.step_with_rate(self.learning_rate(), model, grads)
+    }
 
-    /// The current learning rate.
+    /// [`step`](Optimizer::step) with the learning rate `lr` instead of the
+    /// optimizer's own, which stays as it is: how a learning-rate schedule
+    /// reaches the optimizer. [`fit`](crate::Train::fit) calls it with
+    /// [`Schedule::learning_rate`](crate::train::Schedule::learning_rate)
+    /// of the optimizer's own rate and the epoch, as PyTorch's schedulers
+    /// set each epoch's rate; a hand-written loop can do the same with any
+    /// rule.
+    fn step_with_rate(&mut self, lr: f64, model: &mut M, grads: &M);
+
+    /// The optimizer's own learning rate.
     fn learning_rate(&self) -> f64;
 
-    /// Changes the learning rate (learning-rate schedules call this between
-    /// epochs).
+    /// Changes the optimizer's own learning rate.
     fn set_learning_rate(&mut self, lr: f64);
 
     /// Checks every hyper-parameter, naming the first one out of range.

@@ -3,7 +3,7 @@
 use super::{check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
 use crate::error::Error;
 use crate::math::{cast, flush_subnormal};
-use crate::model::Params;
+use crate::params::Params;
 use num_traits::Float;
 
 /// RMSprop, `torch.optim.RMSprop`.
@@ -201,8 +201,8 @@ impl<T: Float> Rule<T> {
 }
 
 impl<M: Params, A: Buffer<M>, B: Buffer<M>> Optimizer<M> for RmsProp<M, A, B> {
-    fn step(&mut self, model: &mut M, grads: &M) {
-        let lr: M::Scalar = cast(self.lr);
+    fn step_with_rate(&mut self, lr: f64, model: &mut M, grads: &M) {
+        let lr: M::Scalar = cast(lr);
         let (alpha, one_minus_alpha): (M::Scalar, M::Scalar) = (cast(self.alpha), cast(1.0 - self.alpha));
         let (eps, mu, lambda): (M::Scalar, M::Scalar, M::Scalar) =
             (cast(self.eps), cast(self.momentum), cast(self.weight_decay));

@@ -9,7 +9,7 @@
 use super::{check_learning_rate, check_weight_decay, require, Optimizer};
 use crate::error::Error;
 use crate::math::{cast, flush_subnormal};
-use crate::model::Params;
+use crate::params::Params;
 use num_traits::{Float, One, Zero};
 
 /// Stochastic gradient descent, `torch.optim.SGD` without momentum.
@@ -28,10 +28,10 @@ use num_traits::{Float, One, Zero};
 ///
 /// # Generics
 ///
-/// `T` is the model's scalar type, inferred from the model the optimizer
-/// steps. The hyper-parameters are stored in it, so a step on an `f32` model
-/// does no double-precision arithmetic (which a Cortex-M4F would emulate in
-/// software).
+/// `M` is the model type, inferred from the model the optimizer steps, as
+/// for every optimizer of this crate. The hyper-parameters are stored in the
+/// model's scalar type, so a step on an `f32` model does no double-precision
+/// arithmetic (which a Cortex-M4F would emulate in software).
 ///
 /// ```
 /// use backprop::prelude::*;
@@ -41,13 +41,32 @@ use num_traits::{Float, One, Zero};
 /// sgd.step(&mut layer, &grads);
 /// assert_eq!((layer.weights, layer.bias), ([[0.95]], [0.1]));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Sgd<T = f32> {
-    lr: T,
-    weight_decay: T,
+pub struct Sgd<M: Params> {
+    lr: M::Scalar,
+    weight_decay: M::Scalar,
 }
 
-impl<T: Float> Sgd<T> {
+impl<M: Params> Clone for Sgd<M> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<M: Params> Copy for Sgd<M> {}
+
+impl<M: Params> core::fmt::Debug for Sgd<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Sgd").field("lr", &wide(self.lr)).field("weight_decay", &wide(self.weight_decay)).finish()
+    }
+}
+
+impl<M: Params> PartialEq for Sgd<M> {
+    fn eq(&self, other: &Self) -> bool {
+        self.lr == other.lr && self.weight_decay == other.weight_decay
+    }
+}
+
+impl<M: Params> Sgd<M> {
     /// The optimizer's size in bytes, two scalars and no per-parameter state
     /// (`size_of::<Self>()`), known at compile time: what a microcontroller
     /// must set aside for it.
@@ -55,7 +74,7 @@ impl<T: Float> Sgd<T> {
 
     /// SGD with learning rate `lr` and no weight decay.
     pub fn new(lr: f64) -> Self {
-        Self { lr: cast(lr), weight_decay: T::zero() }
+        Self { lr: cast(lr), weight_decay: M::Scalar::zero() }
     }
 
     /// Sets the weight decay `λ` (default 0): an L2 penalty `½ λ ‖θ‖²` added
@@ -65,37 +84,32 @@ impl<T: Float> Sgd<T> {
         self
     }
 
-    /// The learning rate `η` (also [`Optimizer::learning_rate`], which needs
-    /// the model type to be known).
-    pub fn learning_rate(&self) -> f64 {
-        wide(self.lr)
-    }
-
-    /// Checks the hyper-parameters: the learning rate positive and finite,
-    /// the weight decay non-negative and finite (also
-    /// [`Optimizer::check`]).
-    pub fn check(&self) -> Result<(), Error> {
-        check_learning_rate(wide(self.lr))?;
-        check_weight_decay(wide(self.weight_decay))
-    }
-
-    /// SGD with momentum `μ`, for models of type `M`: see [`SgdMomentum`].
-    pub fn momentum<M: Params<Scalar = T>>(self, momentum: f64) -> SgdMomentum<M> {
+    /// SGD with momentum `μ`: see [`SgdMomentum`].
+    pub fn momentum(self, momentum: f64) -> SgdMomentum<M> {
         SgdMomentum {
             plain: self,
             momentum: cast(momentum),
-            dampening: T::zero(),
+            dampening: M::Scalar::zero(),
             nesterov: false,
             buffer: M::zeroed(),
             started: false,
         }
     }
+
+    /// `θ ← θ - η (g + λ θ)` with the learning rate `lr`.
+    fn update(&self, lr: M::Scalar, model: &mut M, grads: &M) {
+        let weight_decay = self.weight_decay;
+        M::visit([model], [grads], &mut |[theta], [grad]| plain_step(theta, grad, lr, weight_decay));
+    }
 }
 
-impl<M: Params> Optimizer<M> for Sgd<M::Scalar> {
+impl<M: Params> Optimizer<M> for Sgd<M> {
     fn step(&mut self, model: &mut M, grads: &M) {
-        let Sgd { lr, weight_decay } = *self;
-        M::visit([model], [grads], &mut |[theta], [grad]| plain_step(theta, grad, lr, weight_decay));
+        self.update(self.lr, model, grads);
+    }
+
+    fn step_with_rate(&mut self, lr: f64, model: &mut M, grads: &M) {
+        self.update(cast(lr), model, grads);
     }
 
     fn learning_rate(&self) -> f64 {
@@ -107,7 +121,8 @@ impl<M: Params> Optimizer<M> for Sgd<M::Scalar> {
     }
 
     fn check(&self) -> Result<(), Error> {
-        Sgd::check(self)
+        check_learning_rate(wide(self.lr))?;
+        check_weight_decay(wide(self.weight_decay))
     }
 
     fn reset(&mut self) {}
@@ -149,13 +164,13 @@ fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T) {
 /// ```
 /// use backprop::prelude::*;
 /// type Net = (Dense<2, 4, Tanh>, Dense<4, 1, Identity>);
-/// let mut sgd = Sgd::new(0.05).momentum::<Net>(0.9).nesterov(true).weight_decay(1e-4);
+/// let sgd: SgdMomentum<Net> = Sgd::new(0.05).momentum(0.9).nesterov(true).weight_decay(1e-4);
 /// assert!(sgd.check().is_ok());
 /// ```
 #[derive(Clone)]
 pub struct SgdMomentum<M: Params> {
     /// The learning rate and weight decay.
-    plain: Sgd<M::Scalar>,
+    plain: Sgd<M>,
     momentum: M::Scalar,
     dampening: M::Scalar,
     nesterov: bool,
@@ -190,14 +205,15 @@ impl<M: Params> SgdMomentum<M> {
     }
 }
 
-impl<M: Params> Optimizer<M> for SgdMomentum<M> {
-    fn step(&mut self, model: &mut M, grads: &M) {
+impl<M: Params> SgdMomentum<M> {
+    /// One momentum step with the learning rate `lr`.
+    fn update(&mut self, lr: M::Scalar, model: &mut M, grads: &M) {
         if self.momentum == M::Scalar::zero() {
             // PyTorch keeps no buffer at zero momentum: plain SGD.
-            return self.plain.step(model, grads);
+            return self.plain.update(lr, model, grads);
         }
         let rule = Momentum {
-            lr: self.plain.lr,
+            lr,
             lambda: self.plain.weight_decay,
             mu: self.momentum,
             one_minus_tau: M::Scalar::one() - self.dampening,
@@ -208,6 +224,16 @@ impl<M: Params> Optimizer<M> for SgdMomentum<M> {
             rule.apply(theta, buffer, grad)
         });
         self.started = true;
+    }
+}
+
+impl<M: Params> Optimizer<M> for SgdMomentum<M> {
+    fn step(&mut self, model: &mut M, grads: &M) {
+        self.update(self.plain.lr, model, grads);
+    }
+
+    fn step_with_rate(&mut self, lr: f64, model: &mut M, grads: &M) {
+        self.update(cast(lr), model, grads);
     }
 
     fn learning_rate(&self) -> f64 {

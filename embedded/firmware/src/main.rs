@@ -94,7 +94,7 @@ fn main() -> ! {
     let peak = stack_peak(painted);
 
     let _ = writeln!(out, "== Compile-time sizes (f32)");
-    let _ = sizes::<Xor, Sgd<f32>>(&mut out, "XOR/SGD");
+    let _ = sizes::<Xor, Sgd<Xor>>(&mut out, "XOR/SGD");
     let _ = sizes::<Iris, Adam<Iris>>(&mut out, "Iris/Adam");
     let _ = sizes::<HostIris, ()>(&mut out, "Host net");
     let statics = painted.0 - 0x2000_0000;

@@ -1,10 +1,19 @@
 //! The fully connected layer: `a = f(W x + b)`.
 
 use crate::activation::Activation;
-use crate::model::{Architecture, Backward, Forward, LayerInfo, Params};
+use crate::exec;
+use crate::layer::Layer;
+use crate::params::Params;
+use crate::passes::{Backward, Forward};
 use crate::simd;
+use crate::LayerInfo;
 use num_traits::Float;
 use rand::Rng;
+
+#[cfg(feature = "alloc")]
+mod rows;
+#[cfg(feature = "alloc")]
+pub(crate) use rows::DenseRows;
 
 /// A fully connected layer with `IN` inputs, `OUT` outputs, activation `A`
 /// and scalar type `T`.
@@ -111,11 +120,11 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
     }
 
     /// The backward pass for one sample: adds `∂L/∂W` and `∂L/∂b` into
-    /// `grads` or, if `REPLACE`, writes them (as `0 + g`, the bits that
+    /// `grads` or, if `WRITE`, writes them (as `0 + g`, the bits that
     /// adding into zeroed `grads` gives), and returns `∂L/∂x` (zeros unless
     /// `INPUT_GRADIENT`).
     #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
-    pub(crate) fn backward_sample<const INPUT_GRADIENT: bool, const REPLACE: bool>(
+    pub(crate) fn backward_sample<const INPUT_GRADIENT: bool, const WRITE: bool>(
         &self,
         tape: &DenseTape<IN, OUT, T>,
         d_output: &[T; OUT],
@@ -124,12 +133,12 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
         // δ_o = ∂L/∂a_o · f'(z_o)
         let delta = simd::map3(d_output, &tape.pre_activation, &tape.output, |d, z, a| d * A::df(z, a));
         // ∂L/∂b_o += δ_o
-        if REPLACE {
+        if WRITE {
             grads.bias = [T::zero(); OUT];
         }
         simd::add_assign(&mut grads.bias, &delta);
         // ∂L/∂W_oi += δ_o x_i  (G += δ xᵀ)  and  ∂L/∂x_i = Σ_o W_oi δ_o  (Wᵀ δ)
-        simd::outer_and_transposed::<T, IN, OUT, INPUT_GRADIENT, REPLACE>(
+        simd::outer_and_transposed::<T, IN, OUT, INPUT_GRADIENT, WRITE>(
             &self.weights,
             &delta,
             &tape.input,
@@ -138,18 +147,15 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
     }
 }
 
+// The public passes: thin entry points into the execution seam.
+
 impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Forward for Dense<IN, OUT, A, T> {
     type Input = [T; IN];
     type Output = [T; OUT];
 
     #[inline]
     fn forward(&self, x: &[T; IN]) -> [T; OUT] {
-        simd::dispatch(simd::Forwards { model: self, x })
-    }
-
-    #[inline(always)]
-    fn forward_with<I: simd::Isa>(&self, isa: I, x: &[T; IN]) -> [T; OUT] {
-        self.forward_sample(isa, x).1
+        exec::forward(self, x)
     }
 }
 
@@ -158,45 +164,17 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Backward for De
 
     #[inline]
     fn forward_tape(&self, x: &[T; IN]) -> ([T; OUT], Self::Tape) {
-        simd::dispatch(simd::ForwardsTape { model: self, x })
+        exec::forward_tape(self, x)
     }
 
     #[inline]
     fn backward(&self, tape: &Self::Tape, d_output: &[T; OUT], grads: &mut Self) -> [T; IN] {
-        simd::dispatch(simd::Backwards { model: self, tape, d_output, grads })
+        exec::backward::<_, true>(self, tape, d_output, grads)
     }
 
     #[inline]
     fn backward_params(&self, tape: &Self::Tape, d_output: &[T; OUT], grads: &mut Self) {
-        simd::dispatch(simd::BackwardsParams { model: self, tape, d_output, grads })
-    }
-
-    #[inline(always)]
-    fn forward_tape_with<I: simd::Isa>(&self, isa: I, x: &[T; IN]) -> ([T; OUT], Self::Tape) {
-        let (z, a) = self.forward_sample(isa, x);
-        (a, DenseTape { input: *x, pre_activation: z, output: a })
-    }
-
-    #[inline(always)]
-    fn backward_with<I: simd::Isa, const REPLACE: bool>(
-        &self,
-        _isa: I,
-        tape: &Self::Tape,
-        d_output: &[T; OUT],
-        grads: &mut Self,
-    ) -> [T; IN] {
-        self.backward_sample::<true, REPLACE>(tape, d_output, grads)
-    }
-
-    #[inline(always)]
-    fn backward_params_with<I: simd::Isa, const REPLACE: bool>(
-        &self,
-        _isa: I,
-        tape: &Self::Tape,
-        d_output: &[T; OUT],
-        grads: &mut Self,
-    ) {
-        self.backward_sample::<false, REPLACE>(tape, d_output, grads);
+        exec::backward::<_, false>(self, tape, d_output, grads);
     }
 }
 
@@ -206,6 +184,41 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Params for Dens
 
     fn zeroed() -> Self {
         Self::new([[T::zero(); IN]; OUT], [T::zero(); OUT])
+    }
+
+    #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline)]
+    fn visit<const M: usize, const S: usize, F>(mut mutable: [&mut Self; M], shared: [&Self; S], f: &mut F)
+    where
+        F: FnMut([&mut [T]; M], [&[T]; S]),
+    {
+        f(mutable.each_mut().map(|l| l.weights.as_flattened_mut()), shared.map(|l| l.weights.as_flattened()));
+        f(mutable.each_mut().map(|l| &mut l.bias[..]), shared.map(|l| &l.bias[..]));
+    }
+}
+
+// The execution seam.
+
+impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Layer for Dense<IN, OUT, A, T> {
+    #[inline(always)]
+    fn forward_in<I: simd::Isa>(&self, isa: I, x: &[T; IN]) -> [T; OUT] {
+        self.forward_sample(isa, x).1
+    }
+
+    #[inline(always)]
+    fn forward_tape_in<I: simd::Isa>(&self, isa: I, x: &[T; IN]) -> ([T; OUT], Self::Tape) {
+        let (z, a) = self.forward_sample(isa, x);
+        (a, DenseTape { input: *x, pre_activation: z, output: a })
+    }
+
+    #[inline(always)]
+    fn backward_in<I: simd::Isa, const INPUT_GRADIENT: bool, const WRITE: bool>(
+        &self,
+        _isa: I,
+        tape: &Self::Tape,
+        d_output: &[T; OUT],
+        grads: &mut Self,
+    ) -> [T; IN] {
+        self.backward_sample::<INPUT_GRADIENT, WRITE>(tape, d_output, grads)
     }
 
     fn random<R: Rng + ?Sized>(rng: &mut R) -> Self {
@@ -219,7 +232,7 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Params for Dens
         self.bias = [T::zero(); OUT];
     }
 
-    fn zero_bytes_are_zeroed(_: crate::model::seal::Seal) -> bool
+    fn zero_bytes_are_zeroed() -> bool
     where
         T: 'static,
     {
@@ -231,20 +244,46 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Params for Dens
         float && core::mem::size_of::<A>() == 0
     }
 
-    #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline)]
-    fn visit<const M: usize, const S: usize, F>(mut mutable: [&mut Self; M], shared: [&Self; S], f: &mut F)
-    where
-        F: FnMut([&mut [T]; M], [&[T]; S]),
-    {
-        f(mutable.each_mut().map(|l| l.weights.as_flattened_mut()), shared.map(|l| l.weights.as_flattened()));
-        f(mutable.each_mut().map(|l| &mut l.bias[..]), shared.map(|l| &l.bias[..]));
-    }
-}
+    const LAYER_COUNT: usize = 1;
 
-impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Architecture for Dense<IN, OUT, A, T> {
-    const LAYERS: usize = 1;
-
-    fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F) {
+    fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
         f(LayerInfo { inputs: IN, outputs: OUT, activation: A::NAME });
+    }
+
+    #[cfg(feature = "alloc")]
+    type Rows = DenseRows<OUT, T>;
+
+    #[cfg(feature = "alloc")]
+    fn uses_gemm(rows: usize) -> bool {
+        crate::batch::gemm_pays(rows, IN, OUT)
+    }
+
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    fn forward_rows<'t, I: simd::Isa>(&self, isa: I, input: &[[T; IN]], tape: &'t mut Self::Rows) -> &'t [[T; OUT]]
+    where
+        T: 'static,
+    {
+        self.rows_forward(isa, input, tape, Self::uses_gemm(input.len()))
+    }
+
+    #[cfg(feature = "alloc")]
+    fn output_rows(tape: &mut Self::Rows) -> (&[[T; OUT]], &mut [[T; OUT]]) {
+        tape.output_and_gradient()
+    }
+
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    fn backward_rows<I: simd::Isa, const WRITE: bool>(
+        &self,
+        isa: I,
+        input: &[[T; IN]],
+        tape: &mut Self::Rows,
+        grads: &mut Self,
+        d_input: Option<&mut [[T; IN]]>,
+    ) where
+        T: 'static,
+    {
+        self.rows_backward::<I, WRITE>(isa, input, tape, grads, d_input, Self::uses_gemm(input.len()))
     }
 }

@@ -1,0 +1,126 @@
+//! Inference over data sets: [`Infer`], the predictions, classes, accuracy
+//! and mean loss of a trained model.
+
+use crate::error::Error;
+use crate::loss::{argmax, Loss};
+use crate::math::count;
+use crate::model::Model;
+use crate::params::Params;
+use crate::train::data::{check_lengths, check_targets};
+use num_traits::Float;
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "alloc")]
+use crate::batch::Workspace;
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+
+/// The number of rows [`Infer::predict`] sends through the batched path at
+/// a time.
+#[cfg(feature = "alloc")]
+pub const PREDICT_BATCH: usize = 256;
+
+/// Running a [`Model`] on slices of samples: outputs, classes, accuracy and
+/// mean loss.
+///
+/// Implemented for every model whose input is `[T; IN]` and output `[T; N]`
+/// (which is every model of this crate); import it with the prelude.
+///
+/// ```
+/// use backprop::prelude::*;
+///
+/// static XOR: (Dense<2, 2, Tanh>, Dense<2, 2, Identity>) = (
+///     Dense { weights: [[4.0, 4.0], [-4.0, -4.0]], bias: [-2.0, 6.0], activation: Tanh },
+///     Dense { weights: [[-5.0, -5.0], [5.0, 5.0]], bias: [5.0, -5.0], activation: Identity },
+/// );
+/// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+/// let labels = [0, 1, 1, 0];
+/// assert_eq!(XOR.classify(&[0.0, 1.0]), 1);
+/// assert_eq!(XOR.accuracy(&inputs, &labels)?, 1.0);
+/// assert!(XOR.evaluate(&inputs, &labels, &SoftmaxCrossEntropy)? < 0.01);
+/// let mut outputs = [[0.0; 2]; 4];
+/// XOR.predict_into(&inputs, &mut outputs)?; // no allocation
+/// # Ok::<(), backprop::Error>(())
+/// ```
+pub trait Infer<T: Float, const IN: usize, const N: usize>:
+    Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>
+{
+    /// The output for every input, into `outputs` (which must have the same
+    /// length).
+    fn predict_into(&self, inputs: &[[T; IN]], outputs: &mut [[T; N]]) -> Result<(), Error> {
+        if inputs.len() != outputs.len() {
+            return Err(Error::LengthMismatch {
+                what: "inputs",
+                len: inputs.len(),
+                other: "outputs",
+                other_len: outputs.len(),
+            });
+        }
+        for (x, y) in inputs.iter().zip(outputs.iter_mut()) {
+            *y = self.forward(x);
+        }
+        Ok(())
+    }
+
+    /// The output for every input.
+    ///
+    /// When the model has a layer wide enough for the [batched
+    /// path](crate::batch) to pay, the inputs go through it in batches of
+    /// [`PREDICT_BATCH`] rows (each such layer one matrix product per batch);
+    /// otherwise one by one through [`forward`](crate::Forward::forward).
+    #[cfg(feature = "alloc")]
+    fn predict(&self, inputs: &[[T; IN]]) -> Vec<[T; N]>
+    where
+        T: 'static,
+    {
+        if !Self::uses_gemm(inputs.len().min(PREDICT_BATCH)) {
+            return inputs.iter().map(|x| self.forward(x)).collect();
+        }
+        let mut workspace = Workspace::<Self>::new();
+        let mut outputs = Vec::with_capacity(inputs.len());
+        for batch in inputs.chunks(PREDICT_BATCH) {
+            outputs.extend_from_slice(workspace.forward(self, batch));
+        }
+        outputs
+    }
+
+    /// The predicted class of one sample: the index of the largest output
+    /// ([`argmax`]). For a net with one sigmoid output (binary
+    /// classification), compare `forward(x)[0]` with ½ instead.
+    fn classify(&self, input: &[T; IN]) -> usize {
+        argmax(&self.forward(input))
+    }
+
+    /// The fraction of samples whose predicted class ([`classify`](Infer::classify))
+    /// equals their label.
+    fn accuracy(&self, inputs: &[[T; IN]], labels: &[usize]) -> Result<f64, Error> {
+        check_lengths(inputs, labels, "inputs", "labels")?;
+        let mut correct = 0usize;
+        for (sample, (x, &label)) in inputs.iter().zip(labels).enumerate() {
+            if label >= N {
+                return Err(Error::ClassOutOfRange { data: "data", sample, class: label, classes: N });
+            }
+            correct += usize::from(self.classify(x) == label);
+        }
+        Ok(correct as f64 / inputs.len() as f64)
+    }
+
+    /// The mean loss over a data set.
+    fn evaluate<L: Loss<T, N>>(
+        &self,
+        inputs: &[[T; IN]],
+        targets: &[L::Target],
+        loss: &L,
+    ) -> Result<T, Error> {
+        check_lengths(inputs, targets, "inputs", "targets")?;
+        check_targets(loss, targets)?;
+        let sum = inputs.iter().zip(targets).fold(T::zero(), |s, (x, t)| s + loss.loss(&self.forward(x), t));
+        Ok(sum / count(inputs.len()))
+    }
+}
+
+impl<M, T: Float, const IN: usize, const N: usize> Infer<T, IN, N> for M where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>
+{
+}

@@ -1,0 +1,202 @@
+//! AVX2: the dispatcher and the hand-written `f32` matrix-vector product.
+//!
+//! Every function with `#[target_feature(enable = "avx2")]` is an
+//! `unsafe fn` whose one requirement is that the CPU supports AVX2 (Rust
+//! 1.85, this crate's minimum, has no safe `#[target_feature]` functions);
+//! the intrinsics they call need nothing else (no pointers: vectors are
+//! built from array elements and taken apart lane by lane). They are called
+//! only through an [`Avx2`](x86::Avx2) value, which exists only once the CPU
+//! has been found to support AVX2.
+
+use super::{affine, Isa, Kernel, LANES};
+use crate::math::is_f32;
+#[cfg(target_arch = "x86")]
+use core::arch::x86::*;
+#[cfg(target_arch = "x86_64")]
+use core::arch::x86_64::*;
+use num_traits::Float;
+
+/// Proof that the CPU supports AVX2: only [`Avx2::detect`] makes one.
+#[derive(Clone, Copy, Debug)]
+pub struct Avx2 {
+    _checked: (),
+}
+
+impl Avx2 {
+    /// `Some` if the CPU supports AVX2 (`std` caches the answer).
+    #[inline(always)]
+    pub(super) fn detect() -> Option<Self> {
+        std::is_x86_feature_detected!("avx2").then_some(Avx2 { _checked: () })
+    }
+
+    /// Runs `kernel` compiled with AVX2.
+    #[inline(always)]
+    pub(super) fn run<K: Kernel>(self, kernel: K) -> K::Output {
+        // SAFETY: `run` requires AVX2, and `self` exists only if the CPU
+        // has it.
+        unsafe { run(kernel, self) }
+    }
+}
+
+/// `kernel.run(isa)` with AVX2 code generation (no FMA).
+///
+/// # Safety
+///
+/// The CPU must support AVX2.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn run<K: Kernel>(kernel: K, isa: Avx2) -> K::Output {
+    kernel.run(isa)
+}
+
+impl Isa for Avx2 {
+    #[inline(always)]
+    fn affine<T: Float, const IN: usize, const OUT: usize>(
+        self,
+        weights: &[[T; IN]; OUT],
+        bias: &[T; OUT],
+        x: &[T; IN],
+    ) -> [T; OUT] {
+        if is_f32::<T>() && IN >= LANES {
+            // SAFETY: `affine_f32` requires AVX2, and `self` exists only if
+            // the CPU has it.
+            unsafe { affine_f32(weights, bias, x) }
+        } else {
+            affine(weights, bias, x)
+        }
+    }
+}
+
+/// `v` as `f32` (`T` is `f32` here: the identity, which compiles to
+/// nothing).
+#[inline(always)]
+fn to_f32<T: Float>(v: T) -> f32 {
+    v.to_f32().unwrap_or(f32::NAN)
+}
+
+/// The first eight values of `chunk` as a vector, or, if it is shorter,
+/// its values followed by `pad`.
+///
+/// # Safety
+///
+/// The CPU must support AVX2 (as for every function below).
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load<T: Float>(chunk: &[T], pad: f32) -> __m256 {
+    if let Some(Ok(c)) = chunk.get(..LANES).map(<&[T; LANES]>::try_from) {
+        let c = c.map(to_f32);
+        return _mm256_setr_ps(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]);
+    }
+    let mut c = [pad; LANES];
+    for (c, &v) in c.iter_mut().zip(chunk) {
+        *c = to_f32(v);
+    }
+    _mm256_setr_ps(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7])
+}
+
+/// `acc + w · x`, lane by lane, over one chunk of a row. In the last,
+/// partial chunk the missing lanes compute `acc + (-0) · 0 = acc`: the
+/// partial sums past the end of the row are left exactly as they are, as
+/// in the portable code.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn accumulate<T: Float>(acc: __m256, w: &[T], x: __m256) -> __m256 {
+    _mm256_add_ps(acc, _mm256_mul_ps(load(w, -0.0), x))
+}
+
+/// The combining tree of one row's eight partial sums,
+/// `((s₀ + s₄) + (s₂ + s₆)) + ((s₁ + s₅) + (s₃ + s₇))`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn combine(s: __m256) -> f32 {
+    let t = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s)); // s_k + s_{k+4}
+    let u = _mm_add_ps(t, _mm_movehl_ps(t, t)); //                                    t_k + t_{k+2}
+    _mm_cvtss_f32(_mm_add_ss(u, _mm_shuffle_ps::<1>(u, u))) //                     u_0 + u_1
+}
+
+/// `[t_a | t_b]` with `t_k = s_k + s_{k+4}` for the rows `a` and `b`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn halves(a: __m256, b: __m256) -> __m256 {
+    _mm256_add_ps(_mm256_permute2f128_ps::<0x20>(a, b), _mm256_permute2f128_ps::<0x31>(a, b))
+}
+
+/// From `[t_a | t_b]` and `[t_c | t_d]`: `[u_a, u_c | u_b, u_d]` with
+/// `u_k = t_k + t_{k+2}`.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn quarters(ab: __m256, cd: __m256) -> __m256 {
+    _mm256_add_ps(_mm256_shuffle_ps::<0b01_00_01_00>(ab, cd), _mm256_shuffle_ps::<0b11_10_11_10>(ab, cd))
+}
+
+/// The same tree for eight rows at once: lane `r` of the result is row
+/// `r`'s sum. The additions are those of [`combine`], with the rows'
+/// partial sums transposed into place between them.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn combine8(s: [__m256; 8]) -> __m256 {
+    let (t01, t23, t45, t67) =
+        (halves(s[0], s[1]), halves(s[2], s[3]), halves(s[4], s[5]), halves(s[6], s[7]));
+    let (u0213, u4657) = (quarters(t01, t23), quarters(t45, t67));
+    // u_0 + u_1, rows in the order 0 2 4 6 | 1 3 5 7
+    let sums = _mm256_add_ps(
+        _mm256_shuffle_ps::<0b10_00_10_00>(u0213, u4657),
+        _mm256_shuffle_ps::<0b11_01_11_01>(u0213, u4657),
+    );
+    _mm256_permutevar8x32_ps(sums, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+}
+
+/// Writes the eight lanes of `v` into `out` (as `T`, which is `f32`).
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store<T: Float>(v: __m256, out: &mut [T]) {
+    let (lo, hi) = (_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+    let lanes = [
+        _mm_extract_ps::<0>(lo),
+        _mm_extract_ps::<1>(lo),
+        _mm_extract_ps::<2>(lo),
+        _mm_extract_ps::<3>(lo),
+        _mm_extract_ps::<0>(hi),
+        _mm_extract_ps::<1>(hi),
+        _mm_extract_ps::<2>(hi),
+        _mm_extract_ps::<3>(hi),
+    ];
+    for (out, bits) in out.iter_mut().zip(lanes) {
+        *out = T::from(f32::from_bits(bits as u32)).unwrap_or_else(T::nan);
+    }
+}
+
+/// `z = W x + b` for `f32` with AVX2: eight rows at a time, each row's
+/// eight partial sums in one register, exactly the operations of the
+/// portable [`affine`] in the same order. `T` must be `f32` (the caller
+/// checks [`is_f32`]).
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn affine_f32<T: Float, const IN: usize, const OUT: usize>(
+    weights: &[[T; IN]; OUT],
+    bias: &[T; OUT],
+    x: &[T; IN],
+) -> [T; OUT] {
+    let mut z = *bias;
+    let mut rows = weights.chunks_exact(8);
+    let mut outputs = z.chunks_exact_mut(8);
+    for (rows, z) in (&mut rows).zip(&mut outputs) {
+        let mut acc = [_mm256_set1_ps(-0.0); 8];
+        for (c, x) in x.chunks(LANES).enumerate() {
+            let x = load(x, 0.0);
+            for (acc, row) in acc.iter_mut().zip(rows) {
+                *acc = accumulate(*acc, row.get(c * LANES..).unwrap_or(&[]), x);
+            }
+        }
+        let sums = _mm256_add_ps(load(z, 0.0), combine8(acc));
+        store(sums, z);
+    }
+    for (row, z) in rows.remainder().iter().zip(outputs.into_remainder()) {
+        let mut acc = _mm256_set1_ps(-0.0);
+        for (c, x) in x.chunks(LANES).enumerate() {
+            acc = accumulate(acc, row.get(c * LANES..).unwrap_or(&[]), load(x, 0.0));
+        }
+        *z = *z + T::from(combine(acc)).unwrap_or_else(T::nan);
+    }
+    z
+}

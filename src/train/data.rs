@@ -1,0 +1,67 @@
+//! Checks of a data set against a model and a loss, before training on it.
+
+use crate::error::Error;
+use crate::loss::Loss;
+use num_traits::Float;
+
+/// Checks that `inputs` and `targets` pair up and are not empty.
+pub(crate) fn check_lengths<I, U>(
+    inputs: &[I],
+    targets: &[U],
+    what: &'static str,
+    other: &'static str,
+) -> Result<(), Error> {
+    if inputs.len() != targets.len() {
+        return Err(Error::LengthMismatch { what, len: inputs.len(), other, other_len: targets.len() });
+    }
+    if inputs.is_empty() {
+        return Err(Error::EmptyData { what: "data set" });
+    }
+    Ok(())
+}
+
+/// Checks that every element of every input is finite.
+pub(crate) fn check_inputs<T: Float, const IN: usize>(inputs: &[[T; IN]]) -> Result<(), Error> {
+    for (sample, x) in inputs.iter().enumerate() {
+        if let Some(index) = x.iter().position(|v| !v.is_finite()) {
+            return Err(Error::NonFiniteInput { data: "data", sample, index });
+        }
+    }
+    Ok(())
+}
+
+/// Checks every target against the loss.
+pub(crate) fn check_targets<T: Float, const N: usize, L: Loss<T, N>>(
+    loss: &L,
+    targets: &[L::Target],
+) -> Result<(), Error> {
+    for (sample, t) in targets.iter().enumerate() {
+        loss.check_target(t).map_err(|e| e.at_sample(sample))?;
+    }
+    Ok(())
+}
+
+/// Checks a whole data set: lengths, finite inputs, valid targets.
+pub(crate) fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
+    loss: &L,
+    inputs: &[[T; IN]],
+    targets: &[L::Target],
+    what: &'static str,
+) -> Result<(), Error> {
+    let (inputs_name, targets_name) = if what == "validation data" {
+        ("validation inputs", "validation targets")
+    } else {
+        ("inputs", "targets")
+    };
+    check_lengths(inputs, targets, inputs_name, targets_name).map_err(|e| match e {
+        Error::EmptyData { .. } => Error::EmptyData { what },
+        e => e,
+    })?;
+    check_inputs(inputs).map_err(|e| e.in_data(what))?;
+    check_targets(loss, targets).map_err(|e| e.in_data(what))
+}
+
+/// The batch size must be at least 1.
+pub(crate) fn check_batch_size(batch_size: usize) -> Result<(), Error> {
+    crate::optim::require("batch size", batch_size as f64, batch_size > 0, "at least 1")
+}
