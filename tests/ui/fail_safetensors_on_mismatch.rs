@@ -1,0 +1,11 @@
+// The safetensors writer does not take a chain whose widths disagree.
+use backprop::prelude::*;
+use backprop::safetensors::{self, Names};
+
+type Broken = (Dense<2, 3, Tanh>, Dense<4, 1, Sigmoid>);
+
+fn main() {
+    let net: Broken = (Dense::new([[0.0; 2]; 3], [0.0; 3]), Dense::new([[0.0; 4]], [0.0]));
+    let mut bytes = [0u8; 256];
+    let _ = safetensors::write(&net, Names::Sequential, &mut bytes);
+}
