@@ -17,8 +17,8 @@
 
 use std::hint::black_box;
 
-use backprop::batch::calibration::train_pass;
-use backprop::batch::{gemm_pays, DenseBatchTape};
+use backprop::batch::calibration::{train_pass, Tape};
+use backprop::batch::gemm_pays;
 use backprop::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
@@ -31,7 +31,7 @@ fn shape<const IN: usize, const OUT: usize>(c: &mut Criterion) {
     let input: Vec<[f32; IN]> =
         (0..64).map(|r| core::array::from_fn(|i| ((r * 31 + i * 7) % 13) as f32 / 13.0)).collect();
     let mut d_input = [[0.0f32; IN]; 64];
-    let mut tape = DenseBatchTape::default();
+    let mut tape = Tape::default();
 
     let mut group = c.benchmark_group(format!("{IN}x{OUT}"));
     for rows in ROWS {

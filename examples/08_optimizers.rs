@@ -144,12 +144,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runs = [
         train("SGD, η = 0.1", &initial, &data, Sgd::new(0.1)),
         train("SGD + momentum 0.9, η = 0.1", &initial, &data, Sgd::new(0.1).momentum(0.9)),
-        train(
-            "SGD + Nesterov 0.9, η = 0.1",
-            &initial,
-            &data,
-            Sgd::new(0.1).momentum(0.9).nesterov(true),
-        ),
+        train("SGD + Nesterov 0.9, η = 0.1", &initial, &data, Sgd::new(0.1).momentum(0.9).nesterov(true)),
         train("RMSprop, η = 0.01", &initial, &data, RmsProp::new(0.01)),
         train("Adam, η = 0.03", &initial, &data, Adam::new(0.03)),
         train("AdamW, η = 0.03, λ = 0.01", &initial, &data, AdamW::new(0.03)),

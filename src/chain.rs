@@ -27,8 +27,8 @@
 //! # The macro
 //!
 //! Every arity comes from one macro, `chain!`, which implements the public
-//! traits ([`Forward`], [`Backward`], [`Params`]) and the execution seam
-//! ([`Layer`](crate::layer::Layer)) for one tuple size. For a 3-tuple it
+//! traits ([`Forward`], [`Backward`], [`Params`]) and the crate-internal
+//! execution seam (`Layer`, in `src/layer.rs`) for one tuple size. For a 3-tuple it
 //! emits exactly this (the `impl` headers, which all carry the same bounds,
 //! written once; `alloc` items marked):
 //!

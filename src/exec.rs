@@ -121,7 +121,11 @@ where
 /// The forward pass of every row of `input` (`alloc`), recorded in `tape`.
 #[cfg(feature = "alloc")]
 #[inline]
-pub(crate) fn forward_rows<'t, M: Layer>(model: &M, input: &[M::Input], tape: &'t mut M::Rows) -> &'t [M::Output]
+pub(crate) fn forward_rows<'t, M: Layer>(
+    model: &M,
+    input: &[M::Input],
+    tape: &'t mut M::Rows,
+) -> &'t [M::Output]
 where
     M::Scalar: 'static,
 {
@@ -234,7 +238,11 @@ mod tests {
         let mut grads2 = Dense::zeroed();
         let d_input2 = layer.backward(&tape, &d_output, &mut grads2);
         assert_eq!(d_input2, d_input, "input gradient {IN}x{OUT}");
-        assert_eq!((grads2.weights, grads2.bias), (grads.weights, grads.bias), "parameter gradients {IN}x{OUT}");
+        assert_eq!(
+            (grads2.weights, grads2.bias),
+            (grads.weights, grads.bias),
+            "parameter gradients {IN}x{OUT}"
+        );
         let mut grads3 = Dense::zeroed();
         layer.backward_params(&tape, &d_output, &mut grads3);
         assert_eq!((grads3.weights, grads3.bias), (grads.weights, grads.bias), "backward_params {IN}x{OUT}");
@@ -243,7 +251,10 @@ mod tests {
             let naive = layer.weights[o].iter().zip(&x).fold(T::zero(), |s, (&w, &x)| s + w * x);
             let got = simd::dot(&layer.weights[o], &x);
             let scale = layer.weights[o].iter().zip(&x).fold(T::zero(), |s, (&w, &x)| s + (w * x).abs());
-            assert!((got - naive).abs() <= scale * T::epsilon() * T::from(IN).unwrap(), "dot {got:?} vs {naive:?}");
+            assert!(
+                (got - naive).abs() <= scale * T::epsilon() * T::from(IN).unwrap(),
+                "dot {got:?} vs {naive:?}"
+            );
         }
     }
 

@@ -36,8 +36,8 @@
 //! same `WRITE` parameter serves both the per-sample and the batched
 //! methods.
 
-use crate::passes::Backward;
 use crate::params::Params;
+use crate::passes::Backward;
 use crate::simd::Isa;
 use rand::Rng;
 

@@ -83,7 +83,7 @@
 //!
 //! # Training
 //!
-//! [`Train::fit`](train::Train::fit) trains on slices of typed samples with
+//! [`Train::fit`] trains on slices of typed samples with
 //! shuffled mini-batches, any optimizer of [`optim`] (exactly PyTorch's update
 //! rules), an optional learning-rate schedule, validation with early stopping
 //! and an epoch callback, and returns the history. Every bad value (a class
@@ -106,8 +106,8 @@
 //! # Ok::<(), backprop::Error>(())
 //! ```
 //!
-//! Without an allocator, [`Train::train_step`](train::Train::train_step) and
-//! [`Train::train_epoch`](train::Train::train_epoch) do the same work on
+//! Without an allocator, [`Train::train_step`] and
+//! [`Train::train_epoch`] do the same work on
 //! batches you hand them.
 //!
 //! # The pieces
@@ -199,16 +199,16 @@ pub mod weights;
 
 pub use dense::{Dense, DenseTape};
 pub use error::Error;
+pub use infer::Infer;
 #[cfg(feature = "alloc")]
 pub use infer::PREDICT_BATCH;
-pub use infer::Infer;
 pub use model::{Architecture, LayerInfo, Model};
-pub use params::Params;
-pub use passes::{Backward, Forward};
-pub use train::Train;
 /// The scalar trait every layer is generic over (`f32`, `f64`), re-exported
 /// from `num-traits` for writing your own activations and losses.
 pub use num_traits::Float;
+pub use params::Params;
+pub use passes::{Backward, Forward};
+pub use train::Train;
 
 /// The README's code blocks, compiled and run as doctests.
 #[cfg(doctest)]
@@ -228,9 +228,9 @@ pub mod prelude {
         softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy,
     };
     pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd, SgdMomentum};
+    pub use crate::train::{Clip, EarlyStopping, EpochReport, Schedule, StopReason};
     #[cfg(feature = "alloc")]
     pub use crate::train::{FitOptions, History};
-    pub use crate::train::{Clip, EarlyStopping, EpochReport, Schedule, StopReason};
     pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Infer, Model, Params, Train};
     pub use core::ops::ControlFlow;
     pub use rand::rngs::Xoshiro128PlusPlus;

@@ -113,7 +113,11 @@ where
 {
     let mean = gradient(model, grads)?;
     if !mean.is_finite() {
-        return Err(Error::Diverged { epoch: 0, batch: 0, loss: num_traits::ToPrimitive::to_f64(&mean).unwrap_or(f64::NAN) });
+        return Err(Error::Diverged {
+            epoch: 0,
+            batch: 0,
+            loss: num_traits::ToPrimitive::to_f64(&mean).unwrap_or(f64::NAN),
+        });
     }
     clip.apply(grads);
     match rate {

@@ -846,7 +846,8 @@ fn mini_batches_with_a_classification_loss() {
     let want_losses = naive_fit(&mut want, &x, &labels, &SoftmaxCrossEntropy, 3, epochs, |_| lr);
     let mut got = net;
     let options = FitOptions { epochs, batch_size: 3, shuffle: false, ..Default::default() };
-    let history = got.fit(&x, &labels, &SoftmaxCrossEntropy, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
+    let history =
+        got.fit(&x, &labels, &SoftmaxCrossEntropy, &mut Sgd::new(lr), options, &mut rng(0)).unwrap();
     assert_close("weights", &flat(&got), &flat(&want), 1e-12);
     assert_close("losses", &history.train_loss(), &want_losses, 1e-12);
 }

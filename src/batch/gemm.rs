@@ -49,7 +49,13 @@ impl<'a, T> Matrix<'a, T> {
 /// Shapes that do not fit (never the case for the layers above) leave `c`
 /// unchanged.
 #[allow(unsafe_code)] // the call of sgemm/dgemm, with raw pointers
-pub(crate) fn gemm_into<T: Float + 'static>(alpha: T, a: Matrix<'_, T>, b: Matrix<'_, T>, beta: T, c: &mut [T]) {
+pub(crate) fn gemm_into<T: Float + 'static>(
+    alpha: T,
+    a: Matrix<'_, T>,
+    b: Matrix<'_, T>,
+    beta: T,
+    c: &mut [T],
+) {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     if b.rows != k || c.len() != m * n || !a.fits() || !b.fits() {
         return;

@@ -114,7 +114,9 @@ pub mod calibration {
             d_input: &'a mut [[T; IN]],
             gemm: bool,
         }
-        impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Kernel for Pass<'_, IN, OUT, A, T> {
+        impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Kernel
+            for Pass<'_, IN, OUT, A, T>
+        {
             type Output = ();
             #[inline(always)]
             fn run<I: Isa>(self, isa: I) {

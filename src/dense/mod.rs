@@ -96,8 +96,8 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Dense<IN, OUT, 
 
     /// The pre-activation `z = W x + b`.
     ///
-    /// Each `z_o` is summed with the fixed order of [`simd::dot`] (eight
-    /// partial sums), so it has the same bits on every platform.
+    /// Each `z_o` is summed in a fixed order (eight partial sums combined in
+    /// a fixed tree), so it has the same bits on every platform.
     #[inline]
     pub fn affine(&self, x: &[T; IN]) -> [T; OUT] {
         simd::affine(&self.weights, &self.bias, x)
@@ -260,7 +260,12 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Layer for Dense
 
     #[cfg(feature = "alloc")]
     #[inline(always)]
-    fn forward_rows<'t, I: simd::Isa>(&self, isa: I, input: &[[T; IN]], tape: &'t mut Self::Rows) -> &'t [[T; OUT]]
+    fn forward_rows<'t, I: simd::Isa>(
+        &self,
+        isa: I,
+        input: &[[T; IN]],
+        tape: &'t mut Self::Rows,
+    ) -> &'t [[T; OUT]]
     where
         T: 'static,
     {

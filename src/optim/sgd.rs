@@ -56,7 +56,10 @@ impl<M: Params> Copy for Sgd<M> {}
 
 impl<M: Params> core::fmt::Debug for Sgd<M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Sgd").field("lr", &wide(self.lr)).field("weight_decay", &wide(self.weight_decay)).finish()
+        f.debug_struct("Sgd")
+            .field("lr", &wide(self.lr))
+            .field("weight_decay", &wide(self.weight_decay))
+            .finish()
     }
 }
 

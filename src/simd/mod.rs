@@ -129,7 +129,12 @@ pub(crate) fn map<T: Copy, const N: usize>(x: &[T; N], f: impl Fn(T) -> T) -> [T
 
 /// `[f(a₀, b₀, c₀), f(a₁, b₁, c₁), ...]`.
 #[inline(always)]
-pub(crate) fn map3<T: Copy, const N: usize>(a: &[T; N], b: &[T; N], c: &[T; N], f: impl Fn(T, T, T) -> T) -> [T; N] {
+pub(crate) fn map3<T: Copy, const N: usize>(
+    a: &[T; N],
+    b: &[T; N],
+    c: &[T; N],
+    f: impl Fn(T, T, T) -> T,
+) -> [T; N] {
     let mut y = *a;
     for ((y, &b), &c) in y.iter_mut().zip(b).zip(c) {
         *y = f(*y, b, c);

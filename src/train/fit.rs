@@ -154,7 +154,8 @@ where
 
         let mut total = T::zero();
         for (batch, indices) in order.chunks(options.batch_size).enumerate() {
-            let diverged = |loss: T| Error::Diverged { epoch, batch, loss: loss.to_f64().unwrap_or(f64::NAN) };
+            let diverged =
+                |loss: T| Error::Diverged { epoch, batch, loss: loss.to_f64().unwrap_or(f64::NAN) };
             copy_params(&mut *last_finite, model);
             let rate = Rate::Scheduled(learning_rate);
             let mean = step::step(model, &mut grads, optimizer, options.clip, rate, |model, grads| {

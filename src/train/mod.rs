@@ -31,6 +31,7 @@ mod report;
 mod schedule;
 mod shuffle;
 
+pub use crate::step::Clip;
 #[cfg(feature = "alloc")]
 pub use fit::{EpochCallback, FitOptions};
 #[cfg(feature = "alloc")]
@@ -38,7 +39,6 @@ pub use report::History;
 pub use report::{EpochReport, StopReason};
 pub use schedule::{EarlyStopping, Schedule};
 pub use shuffle::shuffle_together;
-pub use crate::step::Clip;
 
 use crate::error::Error;
 use crate::loss::Loss;
@@ -58,9 +58,9 @@ use rand::Rng;
 ///
 /// Implemented for every model whose input is `[T; IN]` and output `[T; N]`
 /// (which is every model of this crate); import it with the prelude. Every
-/// method trains through the crate's one training step
-/// ([`step`](crate::step)): the batch gradient, a check that the loss is
-/// finite, clipping and the optimizer's update.
+/// method trains through the crate's one training step: the batch
+/// gradient, a check that the loss is finite, clipping and the optimizer's
+/// update.
 ///
 /// ```
 /// use backprop::prelude::*;

@@ -24,7 +24,7 @@ pub struct EpochReport<T> {
     pub validation_accuracy: Option<f64>,
 }
 
-/// Why [`fit`](Train::fit) stopped.
+/// Why [`fit`](crate::Train::fit) stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopReason {
     /// All epochs ran.
@@ -35,7 +35,7 @@ pub enum StopReason {
     Callback,
 }
 
-/// What [`fit`](Train::fit) did, epoch by epoch.
+/// What [`fit`](crate::Train::fit) did, epoch by epoch.
 #[cfg(feature = "alloc")]
 #[derive(Clone, Debug, PartialEq)]
 pub struct History<T> {
