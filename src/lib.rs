@@ -110,31 +110,29 @@
 //! [`Train::train_epoch`] do the same work on
 //! batches you hand them.
 //!
-//! # The pieces
+//! # The public API
 //!
-//! * [`Dense<IN, OUT, A, T>`](Dense): a fully connected layer `a = f(W x + b)`
-//!   with `W: [[T; IN]; OUT]` (PyTorch's layout) and activation `A`; `T` is
-//!   `f32` unless given (`f64` works too).
-//! * [`activation`]: `Identity`, `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`,
-//!   `Softplus`, `Gelu` (tanh approximation), `GeluErf` (exact), `SiLU`, `Elu`,
-//!   each with its derivative beside it.
-//! * Tuples `(L0, L1, ..., Ln)` of up to 12 layers, nested as deep as you
-//!   like, are layers too ([`chain`]).
-//! * The traits: [`Forward`] (`forward`), [`Backward`] (`forward_tape`,
-//!   `backward`), [`Params`] (a visitor over parameter slices) and [`Model`]
-//!   (all three, plus `init`). Gradients and optimizer state have the model's
-//!   own type.
-//! * [`loss`]: `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy`, `BceWithLogits`,
-//!   `SoftmaxCrossEntropy`, each with its value and gradient, mean-reduced as
-//!   PyTorch does.
-//! * [`optim`]: `Sgd` (with momentum, Nesterov, weight decay), `Adam`,
-//!   `AdamW`, `RmsProp`; [`train`]: batches, `fit`, evaluation;
-//!   [`init`]: Glorot and He initialisation; [`gradcheck`]: finite-difference
-//!   gradient checking.
-//! * Weights in and out, without an allocator: [`weights`], a compact
-//!   checksummed format that refuses weights of another architecture
-//!   ([`Architecture`] describes a model from its type), and [`safetensors`],
-//!   PyTorch's format with `nn.Sequential` `state_dict` names.
+//! Everything a user names, and nothing else (the prelude brings the names
+//! in bold and the activations, losses and optimizers):
+//!
+//! | what | items |
+//! |---|---|
+//! | layers | **[`Dense<IN, OUT, A, T>`](Dense)** (`new`, `random_with`, `affine`) and its [`DenseTape`]; tuples of up to 12 models, nested freely ([`chain`]); `Box<M>` ([`boxed`]) |
+//! | making a model | **[`Model::init`]** (the one way to draw a fresh model); [`Params::zeroed`] (the all-zero value gradients start from); [`Dense::new`] for given weights |
+//! | running it | **[`Forward`]** (`forward`), **[`Backward`]** (`forward_tape`, `backward`, `backward_params`), **[`Infer`]** (`predict`, `predict_into`, `classify`, `accuracy`, `evaluate`) |
+//! | its parameters | **[`Params`]** (`PARAMS`, `zeroed`, `visit`, `for_each_tensor`, `fill_zero`, `scale`, `param`, `set_param`); **[`Architecture`]** and [`LayerInfo`] (the layers a type describes, its fingerprint); [`Model::BYTES`], [`Model::TAPE_BYTES`] |
+//! | activations | [`activation`]: `Identity`, `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softplus`, `Gelu`, `GeluErf`, `SiLU`, `Elu`, and the [`Activation`](activation::Activation) trait |
+//! | losses | [`loss`]: `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy`, `BceWithLogits`, `SoftmaxCrossEntropy`, the [`Loss`](loss::Loss) trait, `softmax`, `argmax`; every entry point takes the loss by reference |
+//! | optimizers | [`optim`]: `Sgd` (→ `SgdMomentum`), `Adam`, `AdamW`, `RmsProp`, each generic over the model it steps; the [`Optimizer`](optim::Optimizer) trait (`step`, `step_with_rate`) |
+//! | training | **[`Train`]** (`check_data`, `train_step`, `train_epoch`, `fit`); [`train`]: `FitOptions`, `Schedule`, `EarlyStopping`, `Clip`, `EpochReport`, `History`, `StopReason`, `shuffle_together` |
+//! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`) and the measured rule `gemm_pays` |
+//! | weights in and out | [`weights`] (the crate's checksummed format) and [`safetensors`] (PyTorch's), both without an allocator |
+//! | initialisation, checking | [`init`] (Glorot, He), [`gradcheck`] (finite differences) |
+//! | errors | [`Error`] ([`error`]) |
+//!
+//! How a layer runs (instruction sets, the dispatch, the matrix products,
+//! the fast `f32` maths) is inside the crate, behind one execution seam;
+//! `ARCHITECTURE.md` in the repository describes it.
 //!
 //! Every layer, activation, loss and optimizer documents its formula and
 //! derivative in a `# Math` section.
