@@ -12,13 +12,14 @@
 //! thrpt = rows per second
 //! ```
 //!
-//! Run: `cargo bench --bench batch` (about four minutes); one shape:
-//! `cargo bench --bench batch -- 64x64`.
+//! Run: `cargo bench --bench batch --features calibration` (about four
+//! minutes; the feature exposes the two paths side by side); one shape:
+//! `cargo bench --bench batch --features calibration -- 64x64`.
 
 use std::hint::black_box;
 
-use backprop::batch::calibration::{train_pass, Tape};
 use backprop::batch::gemm_pays;
+use backprop::calibration::{train_pass, Tape};
 use backprop::prelude::*;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 

@@ -175,10 +175,15 @@ pub mod activation;
 pub mod batch;
 #[cfg(feature = "alloc")]
 pub mod boxed;
+#[cfg(feature = "calibration")]
+#[doc(hidden)]
+pub mod calibration;
 pub mod chain;
 mod dense;
 pub mod error;
 mod exec;
+#[cfg(feature = "alloc")]
+mod gemm;
 pub mod gradcheck;
 mod infer;
 pub mod init;

@@ -12,6 +12,8 @@ use rand::Rng;
 
 #[cfg(feature = "alloc")]
 mod rows;
+#[cfg(test)]
+mod tests;
 #[cfg(feature = "alloc")]
 pub(crate) use rows::DenseRows;
 

@@ -30,7 +30,7 @@ extern crate alloc;
 
 use super::Dense;
 use crate::activation::Activation;
-use crate::batch::gemm::{gemm_into, Matrix};
+use crate::gemm::{gemm_into, Matrix};
 use crate::simd::{self, Isa};
 use alloc::vec::Vec;
 use num_traits::Float;
