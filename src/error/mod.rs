@@ -11,8 +11,10 @@
 //! no heap data, so tensor names from a file are kept in a fixed-size
 //! [`TensorName`].
 
-use crate::safetensors::{Shape, TensorName};
+pub(crate) mod tensor;
+
 use core::fmt;
+use tensor::{Shape, TensorName};
 
 /// What went wrong.
 #[derive(Clone, Copy, Debug, PartialEq)]

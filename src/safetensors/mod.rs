@@ -1,0 +1,390 @@
+//! safetensors, PyTorch's weight format: read and write, without an
+//! allocator.
+//!
+//! A network trained in PyTorch as an `nn.Sequential` of `nn.Linear` layers
+//! and activations, saved with `safetensors.torch.save_file(model.state_dict(), path)`,
+//! loads into the backprop model of the same architecture, and a model
+//! written here loads in PyTorch with `safetensors.torch.load_file`.
+//!
+//! ```
+//! use backprop::prelude::*;
+//! use backprop::safetensors::{self, Names};
+//!
+//! // PyTorch: nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1), nn.Sigmoid())
+//! type Net = (Dense<2, 8, Tanh>, Dense<8, 1, Sigmoid>);
+//! let net: Net = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(1));
+//!
+//! let mut bytes = [0u8; 512];
+//! let len = safetensors::write(&net, Names::Sequential, &mut bytes)?; // 0.weight, 0.bias, 2.weight, 2.bias
+//! let copy: Net = safetensors::read(&bytes[..len], Names::Sequential)?;
+//! assert_eq!(copy, net);
+//! # Ok::<(), backprop::Error>(())
+//! ```
+//!
+//! # The format
+//!
+//! ```text
+//! 8 bytes   N, the header length, u64 little-endian
+//! N bytes   the header: a JSON object, UTF-8, starting with '{', possibly padded with spaces
+//! rest      the data: every tensor's bytes, little-endian, row-major
+//! ```
+//!
+//! The header maps each tensor name to
+//! `{"dtype": "F32", "shape": [16, 2], "data_offsets": [begin, end]}`
+//! (offsets in bytes from the start of the data), and may hold one
+//! `"__metadata__"` object of string keys and string values.
+//!
+//! # Names
+//!
+//! [`Names::Sequential`], the default, is the `state_dict` naming of a
+//! PyTorch `nn.Sequential` that holds, for each `Dense` layer in order, an
+//! `nn.Linear` followed by its activation module. Every module takes an
+//! index, activations included, so layer `k`'s tensors are `{i}.weight` and
+//! `{i}.bias` where `i` counts the modules before it:
+//!
+//! * a layer with activation [`Identity`](crate::activation::Identity) is a
+//!   bare `nn.Linear` (one module: PyTorch needs no `nn.Identity()`), so the
+//!   next layer's index is `i + 1`;
+//! * any other activation is one more module (`nn.Tanh()`,
+//!   `nn.GELU(approximate="tanh")`, ...), so the next index is `i + 2`.
+//!
+//! So `(Dense<4, 16, Tanh>, Dense<16, 8, ReLU>, Dense<8, 3, Identity>)` is
+//! `nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3))`
+//! with tensors `0.weight`, `0.bias`, `2.weight`, `2.bias`, `4.weight`,
+//! `4.bias`. Nested tuples are flattened: `((A, B), C)` is named like
+//! `(A, B, C)`. For any other module structure (an `nn.Identity()` that is
+//! really there, nested `nn.Sequential`s, named attributes such as `fc1`),
+//! give the names: [`Names::Layers`] with one prefix per layer (`fc1` gives
+//! `fc1.weight`, `fc1.bias`), or [`Names::Tensors`] with every name.
+//!
+//! # What a reader checks
+//!
+//! Everything, and every failure is an [`Error`]: the header length fits the
+//! file ([`Error::HeaderLength`]); the header is UTF-8, well-formed JSON and of
+//! the format's shape: an object of tensor entries, each with exactly
+//! `dtype` (a string), `shape` (non-negative integers) and `data_offsets`
+//! (two non-negative integers), names not repeated, `__metadata__` at most
+//! once and of strings ([`Error::InvalidHeader`], with the byte offset);
+//! every dtype is a safetensors dtype, and the model's tensors are `F16`,
+//! `BF16`, `F32` or `F64` ([`Error::UnsupportedDtype`]); every tensor's
+//! offsets are ordered, inside the data and exactly `dtype size × elements`
+//! long, and no two tensors overlap ([`Error::InvalidOffsets`]); the tensors
+//! cover the whole data section ([`Error::DataNotCovered`]); every tensor of
+//! the model is there ([`Error::MissingTensor`]) with the layer's shape
+//! ([`Error::ShapeMismatch`]), and the file holds nothing else
+//! ([`Error::UnexpectedTensor`], as PyTorch's `load_state_dict(strict=True)`);
+//! and every value, converted to the model's scalar type, is finite
+//! ([`Error::NonFiniteWeight`]). The model is changed only after all of this
+//! passed.
+//!
+//! Values are converted to the model's scalar type: `F16`, `BF16` and `F32`
+//! exactly, `F64` into an `f32` model by rounding to nearest. The parser
+//! keeps no state beyond a few integers: it reads the header several times
+//! (a handful of passes per layer) instead of building a table of it.
+
+mod dtype;
+mod header;
+mod json;
+mod names;
+
+pub use crate::error::tensor::{Shape, TensorName};
+pub use names::Names;
+
+use crate::error::Error;
+use crate::model::Architecture;
+use crate::weights::{check_finite, Storable};
+use dtype::{dtype_info, Dtype};
+use header::{padded_header_len, write_header, Out};
+use json::{for_each_entry, Entry};
+use names::{expected, for_each_expected, ExpectedName};
+use num_traits::Float;
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "alloc")]
+use alloc::vec::Vec;
+
+/// Splits a file into its header (as text) and its data.
+fn split(bytes: &[u8]) -> Result<(&str, &[u8]), Error> {
+    let Some((length, rest)) = bytes.split_first_chunk::<8>() else {
+        return Err(Error::Truncated { format: "safetensors", needed: 8, len: bytes.len() });
+    };
+    let header_len = u64::from_le_bytes(*length);
+    let header_end = usize::try_from(header_len).ok().filter(|&n| n <= rest.len());
+    let Some(header_end) = header_end else {
+        return Err(Error::HeaderLength { header_len, available: rest.len() });
+    };
+    let (header, data) = rest.split_at(header_end);
+    let header = core::str::from_utf8(header)
+        .map_err(|e| Error::InvalidHeader { offset: e.valid_up_to(), reason: "the header is not UTF-8" })?;
+    Ok((header, data))
+}
+
+/// Checks one entry's dtype and offsets against the data section.
+fn check_entry(entry: &Entry<'_>, data_len: u64) -> Result<Option<Dtype>, Error> {
+    let Some((size, ours)) = dtype_info(entry.dtype) else {
+        return Err(Error::UnsupportedDtype { name: entry.name.to_name(), dtype: entry.dtype.to_name() });
+    };
+    let offsets_error = |reason| Error::InvalidOffsets {
+        name: entry.name.to_name(),
+        begin: entry.begin,
+        end: entry.end,
+        reason,
+    };
+    if entry.begin > entry.end {
+        return Err(offsets_error("the start is after the end"));
+    }
+    if entry.end > data_len {
+        return Err(offsets_error("they reach past the end of the data section"));
+    }
+    if entry.elements.and_then(|n| n.checked_mul(size)) != Some(entry.end - entry.begin) {
+        return Err(offsets_error("the length is not the dtype's size times the number of elements"));
+    }
+    Ok(ours)
+}
+
+/// The single entry named `name`.
+fn find<'a>(header: &'a str, name: ExpectedName<'_>) -> Result<Entry<'a>, Error> {
+    let mut found: Option<Entry<'a>> = None;
+    for_each_entry(header, |entry| {
+        if name.matches(entry.name) {
+            if found.is_some() {
+                return Err(Error::InvalidName {
+                    name: entry.name.to_name(),
+                    reason: "appears twice in the header",
+                });
+            }
+            found = Some(entry);
+        }
+        Ok(())
+    })?;
+    found.ok_or_else(|| Error::MissingTensor { name: TensorName::from_display(name) })
+}
+
+/// Reads a model of type `M` from a safetensors file.
+///
+/// The model is built on the stack; for a large model, [`load`] into one
+/// that lives on the heap.
+///
+/// # Errors
+///
+/// Every check in the [module documentation](self#what-a-reader-checks),
+/// plus [`Error::NameCount`] and [`Error::InvalidName`] for explicit names
+/// that do not fit the model.
+pub fn read<M: Architecture>(bytes: &[u8], names: Names<'_>) -> Result<M, Error>
+where
+    M::Scalar: Storable,
+{
+    let mut model = M::zeroed();
+    load(&mut model, bytes, names)?;
+    Ok(model)
+}
+
+/// Overwrites `model`'s parameters with the tensors of a safetensors file.
+///
+/// # Errors
+///
+/// As [`read`]. The whole file is checked before the model is changed: on an
+/// error the model is as it was.
+pub fn load<M: Architecture>(model: &mut M, bytes: &[u8], names: Names<'_>) -> Result<(), Error>
+where
+    M::Scalar: Storable,
+{
+    names.check::<M>()?;
+    let (header, data) = split(bytes)?;
+    let data_len = data.len() as u64;
+
+    // Pass 1: the header is well-formed, every entry consistent and one of
+    // the model's tensors.
+    let mut covered: u64 = 0;
+    for_each_entry(header, |entry| {
+        check_entry(&entry, data_len)?;
+        let mut known = false;
+        for_each_expected::<M>(names, |_, e| known |= e.name.matches(entry.name));
+        if !known {
+            return Err(Error::UnexpectedTensor { name: entry.name.to_name() });
+        }
+        covered = covered.saturating_add(entry.end - entry.begin);
+        Ok(())
+    })?;
+
+    // Then each of the model's tensors: present once, of a dtype we read, of
+    // the layer's shape, overlapping no other tensor, finite.
+    for t in 0..2 * M::LAYERS {
+        let Some(expected) = expected::<M>(names, t) else { break };
+        let entry = find(header, expected.name)?;
+        let dtype = match check_entry(&entry, data_len)? {
+            Some(dtype) => dtype,
+            None => {
+                return Err(Error::UnsupportedDtype {
+                    name: entry.name.to_name(),
+                    dtype: entry.dtype.to_name(),
+                })
+            }
+        };
+        if entry.shape != expected.shape {
+            return Err(Error::ShapeMismatch {
+                name: entry.name.to_name(),
+                expected: expected.shape,
+                found: entry.shape,
+            });
+        }
+        for_each_entry(header, |other| {
+            let overlap = other.position != entry.position
+                && other.begin < entry.end
+                && entry.begin < other.end
+                && other.begin < other.end
+                && entry.begin < entry.end;
+            if overlap {
+                return Err(Error::InvalidOffsets {
+                    name: entry.name.to_name(),
+                    begin: entry.begin,
+                    end: entry.end,
+                    reason: "they overlap another tensor's data",
+                });
+            }
+            Ok(())
+        })?;
+        let mut values = tensor_values::<M::Scalar>(data, &entry, dtype);
+        if let Some(index) = values.position(|x| !x.is_finite()) {
+            return Err(Error::NonFiniteWeight { layer: expected.layer, tensor: expected.kind, index });
+        }
+    }
+    if covered != data_len {
+        return Err(Error::DataNotCovered { covered, data_len });
+    }
+
+    // All checked: copy. (The lookups cannot fail now; they found every
+    // tensor above.)
+    let mut t = 0;
+    model.for_each_tensor_mut(|tensor| {
+        if let Some(Ok(entry)) = expected::<M>(names, t).map(|e| find(header, e.name)) {
+            let dtype = dtype_info(entry.dtype).and_then(|(_, ours)| ours).unwrap_or(Dtype::F32);
+            for (x, value) in tensor.iter_mut().zip(tensor_values(data, &entry, dtype)) {
+                *x = value;
+            }
+        }
+        t += 1;
+    });
+    Ok(())
+}
+
+/// The values of a checked entry, converted to `T`.
+fn tensor_values<'d, T: Storable>(
+    data: &'d [u8],
+    entry: &Entry<'_>,
+    dtype: Dtype,
+) -> impl Iterator<Item = T> + 'd {
+    let bytes = data.get(entry.begin as usize..entry.end as usize).unwrap_or(&[]);
+    let size = match dtype {
+        Dtype::F16 | Dtype::BF16 => 2,
+        Dtype::F32 => 4,
+        Dtype::F64 => 8,
+    };
+    bytes.chunks_exact(size).map(move |value| T::from_f64(dtype.decode(value)))
+}
+
+/// The size in bytes of the safetensors file of a model of type `M` with
+/// these names: 8 + the header (padded to a multiple of 8) + the data.
+///
+/// # Errors
+///
+/// [`Error::NameCount`] and [`Error::InvalidName`] for explicit names that do
+/// not fit the model.
+pub fn size<M: Architecture>(names: Names<'_>) -> Result<usize, Error>
+where
+    M::Scalar: Storable,
+{
+    names.check::<M>()?;
+    Ok(8 + padded_header_len::<M>(names) + M::PARAMS * <M::Scalar as Storable>::TYPE.size())
+}
+
+/// Writes `model` as a safetensors file into the start of `out` and returns
+/// its length ([`size`]).
+///
+/// The tensors are the model's scalar type (`F32` or `F64`), in layer order;
+/// the header carries `"__metadata__": {"format": "pt"}` as PyTorch's
+/// savers write it, and is padded with spaces to a multiple of 8 bytes.
+/// `safetensors.torch.load_file` reads the result, and
+/// `model.load_state_dict(...)` takes it for the `nn.Sequential` described in
+/// the [module documentation](self#names).
+///
+/// # Errors
+///
+/// [`Error::BufferTooSmall`] if `out` is shorter than the file;
+/// [`Error::NonFiniteWeight`] for a NaN or infinite parameter;
+/// [`Error::NameCount`] and [`Error::InvalidName`] for explicit names that do
+/// not fit.
+pub fn write<M: Architecture>(model: &M, names: Names<'_>, out: &mut [u8]) -> Result<usize, Error>
+where
+    M::Scalar: Storable,
+{
+    let len = size::<M>(names)?;
+    let Some(file) = out.get_mut(..len) else {
+        return Err(Error::BufferTooSmall { needed: len, len: out.len() });
+    };
+    check_finite(model)?;
+    let header_len = padded_header_len::<M>(names);
+    let (length, rest) = file.split_at_mut(8);
+    length.copy_from_slice(&(header_len as u64).to_le_bytes());
+    let (header, data) = rest.split_at_mut(header_len);
+    header.fill(b' ');
+    let _ = write_header::<M>(names, &mut Out { buffer: Some(header), len: 0 });
+    let mut slots = data.chunks_exact_mut(<M::Scalar as Storable>::TYPE.size());
+    model.for_each_tensor(|tensor| {
+        for (&x, slot) in tensor.iter().zip(&mut slots) {
+            x.write_le(slot);
+        }
+    });
+    Ok(len)
+}
+
+/// `model` as a safetensors file in a new `Vec`.
+///
+/// # Errors
+///
+/// As [`write`](fn@write), except that the buffer is never too small.
+#[cfg(feature = "alloc")]
+pub fn to_vec<M: Architecture>(model: &M, names: Names<'_>) -> Result<Vec<u8>, Error>
+where
+    M::Scalar: Storable,
+{
+    let mut bytes = alloc::vec![0; size::<M>(names)?];
+    write(model, names, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// Writes `model` as a safetensors file to `path`.
+///
+/// # Errors
+///
+/// The file system's errors, and those of [`write`](fn@write) as an
+/// [`std::io::ErrorKind::InvalidInput`] error wrapping the [`Error`].
+#[cfg(feature = "std")]
+pub fn save_file<M: Architecture>(
+    model: &M,
+    names: Names<'_>,
+    path: impl AsRef<std::path::Path>,
+) -> std::io::Result<()>
+where
+    M::Scalar: Storable,
+{
+    let bytes = to_vec(model, names).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    std::fs::write(path, bytes)
+}
+
+/// Reads a model of type `M` from the safetensors file at `path`.
+///
+/// # Errors
+///
+/// The file system's errors, and those of [`read`] as an
+/// [`std::io::ErrorKind::InvalidData`] error wrapping the [`Error`]
+/// (`err.get_ref()` and `downcast_ref::<backprop::Error>()` recover it).
+#[cfg(feature = "std")]
+pub fn read_file<M: Architecture>(path: impl AsRef<std::path::Path>, names: Names<'_>) -> std::io::Result<M>
+where
+    M::Scalar: Storable,
+{
+    let bytes = std::fs::read(path)?;
+    read(&bytes, names).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
