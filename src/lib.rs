@@ -183,7 +183,7 @@ pub mod error;
 pub mod gradcheck;
 pub mod init;
 pub mod loss;
-pub mod math;
+mod math;
 mod model;
 pub mod optim;
 pub mod safetensors;
