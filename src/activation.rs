@@ -18,11 +18,11 @@
 //!
 //! In `f64`, `tanh`, `exp` and `exp_m1` come from `std` or `libm`, accurate to
 //! the last bit or so. In `f32`, `Tanh`, `Sigmoid`, `Gelu`, `SiLU` and `Elu`
-//! use the crate's own [`tanh_f32`](crate::math::tanh_f32),
-//! [`sigmoid_f32`](crate::math::sigmoid_f32) and friends: within 2.5 ulp of
-//! the exact result, branch-free so that a layer's activations are computed
-//! eight at a time, and built from `+ - × ÷` only, so that they give the same
-//! bits on every platform (`std` or `libm`, x86-64 or Cortex-M).
+//! use the crate's own `f32` `tanh`, sigmoid, `exp` and `exp_m1`: within
+//! 2.5 ulp of the exact result, branch-free so that a layer's activations
+//! are computed eight at a time, and built from `+ - × ÷` only, so that they
+//! give the same bits on every platform (`std` or `libm`, x86-64 or
+//! Cortex-M).
 //!
 //! Softmax is not here: it couples all outputs of a layer, so it lives in
 //! [`SoftmaxCrossEntropy`](crate::loss::SoftmaxCrossEntropy) (on logits) and in

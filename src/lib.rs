@@ -189,7 +189,7 @@ mod infer;
 pub mod init;
 mod layer;
 pub mod loss;
-pub(crate) mod math;
+mod math;
 mod model;
 pub mod optim;
 mod params;

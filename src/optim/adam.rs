@@ -40,7 +40,7 @@ use num_traits::Float;
 /// a parameter can differ from PyTorch's in the last bit or two per step (the
 /// `f64` parity tests agree to 10⁻⁹).
 /// Moments that fall below the smallest normal number are set to zero
-/// ([`flush_subnormal`](crate::math::flush_subnormal): too small to move any
+/// (too small to move any
 /// parameter, and very slow to compute with on x86).
 /// Defaults: `β = (0.9, 0.999)`, `ε = 1e-8`, `λ = 0`, no AMSGrad.
 ///

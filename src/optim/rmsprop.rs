@@ -26,7 +26,7 @@ use num_traits::Float;
 /// Defaults as PyTorch: `α = 0.99`, `ε = 1e-8`, `μ = 0`, `λ = 0`, not
 /// centred (PyTorch's default learning rate is `0.01`). State values that
 /// fall below the smallest normal number are set to zero
-/// ([`flush_subnormal`](crate::math::flush_subnormal)).
+/// (too small to move a parameter, and slow to compute with on x86).
 ///
 /// The mean gradient and the momentum buffer are part of the type, kept
 /// only when their option is on (see [`Buffer`]): `RmsProp<M>` keeps one

@@ -161,7 +161,7 @@ fn plain_step<T: Float>(theta: &mut [T], grad: &[T], lr: T, lambda: T) {
 ///
 /// The first step starts the buffer at the undamped gradient, as PyTorch
 /// does. Buffer values that fall below the smallest normal number are set to
-/// zero ([`flush_subnormal`](crate::math::flush_subnormal)). With `μ = 0` it behaves exactly as plain [`Sgd`]. Nesterov momentum
+/// zero (too small to move a parameter, and slow to compute with on x86). With `μ = 0` it behaves exactly as plain [`Sgd`]. Nesterov momentum
 /// requires `μ > 0` and `τ = 0`, as in PyTorch.
 ///
 /// ```

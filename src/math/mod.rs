@@ -5,8 +5,16 @@
 //! the pure-Rust `libm` crate when only `libm` is. This module adds the few
 //! numerically careful compositions that several files need (a sigmoid that
 //! never overflows, a `log(1 + e^x)` that never overflows) and the conversion
-//! of literal constants into the scalar type.
+//! of literal constants into the scalar type. For `f32`, [`exp`],
+//! [`exp_m1`], [`tanh`] and [`sigmoid`] use the crate's own functions
+//! instead ([`fast_f32`]), which give the same bits on every platform.
+//!
+//! The module is private: it is how the crate computes, not something a
+//! user names.
 
+mod fast_f32;
+
+use fast_f32::{exp_f32, exp_m1_f32, sigmoid_f32, tanh_f32};
 use num_traits::Float;
 
 /// Converts an `f64` constant into `T`.
@@ -15,7 +23,7 @@ use num_traits::Float;
 /// conversion does fail, the result is NaN (so the failure shows up in the
 /// numbers instead of as a panic).
 #[inline(always)]
-pub fn cast<T: Float>(x: f64) -> T {
+pub(crate) fn cast<T: Float>(x: f64) -> T {
     T::from(x).unwrap_or_else(T::nan)
 }
 
@@ -23,7 +31,7 @@ pub fn cast<T: Float>(x: f64) -> T {
 /// rather than through `f64`, which a single-precision microcontroller would
 /// have to emulate.
 #[inline(always)]
-pub fn count<T: Float>(n: usize) -> T {
+pub(crate) fn count<T: Float>(n: usize) -> T {
     T::from(n).unwrap_or_else(T::nan)
 }
 
@@ -33,7 +41,7 @@ pub fn count<T: Float>(n: usize) -> T {
 /// After monomorphisation this is a constant, so the functions below that
 /// pick [`exp_f32`] or [`tanh_f32`] for `f32` cost no branch.
 #[inline(always)]
-pub fn is_f32<T: Float>() -> bool {
+pub(crate) fn is_f32<T: Float>() -> bool {
     T::epsilon().to_f32() == Some(f32::EPSILON)
         && T::max_value().to_f32() == Some(f32::MAX)
         && T::min_positive_value().to_f32() == Some(f32::MIN_POSITIVE)
@@ -50,19 +58,19 @@ fn f32_or<T: Float>(x: T, fast: impl FnOnce(f32) -> f32, accurate: impl FnOnce(T
 
 /// `e^x`: [`exp_f32`] for `f32`, `std`/`libm`'s `exp` otherwise.
 #[inline(always)]
-pub fn exp<T: Float>(x: T) -> T {
+pub(crate) fn exp<T: Float>(x: T) -> T {
     f32_or(x, exp_f32, T::exp)
 }
 
 /// `e^x - 1`: [`exp_m1_f32`] for `f32`, `std`/`libm`'s `exp_m1` otherwise.
 #[inline(always)]
-pub fn exp_m1<T: Float>(x: T) -> T {
+pub(crate) fn exp_m1<T: Float>(x: T) -> T {
     f32_or(x, exp_m1_f32, T::exp_m1)
 }
 
 /// `tanh x`: [`tanh_f32`] for `f32`, `std`/`libm`'s `tanh` otherwise.
 #[inline(always)]
-pub fn tanh<T: Float>(x: T) -> T {
+pub(crate) fn tanh<T: Float>(x: T) -> T {
     f32_or(x, tanh_f32, T::tanh)
 }
 
@@ -73,7 +81,7 @@ pub fn tanh<T: Float>(x: T) -> T {
 /// same value is written as `e^{z} / (1 + e^{z})`, where `e^{z} < 1`. Either
 /// way no intermediate exceeds 2, and `σ(±∞)` come out as exactly 1 and 0.
 #[inline(always)]
-pub fn sigmoid<T: Float>(z: T) -> T {
+pub(crate) fn sigmoid<T: Float>(z: T) -> T {
     f32_or(z, sigmoid_f32, |z| {
         if z >= T::zero() {
             T::one() / (T::one() + (-z).exp())
@@ -82,192 +90,6 @@ pub fn sigmoid<T: Float>(z: T) -> T {
             e / (T::one() + e)
         }
     })
-}
-
-// ---------------------------------------------------------------------------
-// Fast f32 exp, exp_m1, tanh and sigmoid
-// ---------------------------------------------------------------------------
-//
-// Written with `+ - × ÷`, comparisons and bit operations only: IEEE 754
-// rounds each of these correctly on every platform, so these functions give
-// the same bits on x86-64 (any SIMD width), a Cortex-M4F's FPU and a
-// Cortex-M0's soft float. No fused multiply-add anywhere (Rust never fuses
-// `a * b + c` by itself). No branches either, only selects, so that a loop
-// applying them to an array vectorises.
-
-/// `log₂ e`.
-const LOG2_E: f32 = core::f32::consts::LOG2_E;
-/// `ln 2` in two parts (Cody and Waite): `LN2_HI` has 9 significant bits, so
-/// `k · LN2_HI` is exact for `|k| < 2¹⁵`, and `LN2_HI + LN2_LO = ln 2` to
-/// about 2⁻³³.
-const LN2_HI: f32 = 355.0 / 512.0; // 0.693359375
-const LN2_LO: f32 = -2.121_944_4e-4;
-/// `1.5 · 2²³`: adding it to a float of magnitude below 2²² rounds that
-/// float to an integer (to nearest, ties to even) and leaves the integer in
-/// the low bits of the sum.
-const ROUND: f32 = 12_582_912.0;
-
-/// Splits `x` into `k ln 2 + r` with `k` an integer and `|r| ≤ ½ ln 2`
-/// (plus a rounding error), for `|x| < 2²¹`. Returns `(r, k)`.
-#[inline(always)]
-fn reduce(x: f32) -> (f32, i32) {
-    let shifted = x * LOG2_E + ROUND;
-    let k = shifted - ROUND;
-    let r = (x - k * LN2_HI) - k * LN2_LO;
-    (r, shifted.to_bits().wrapping_sub(ROUND.to_bits()) as i32)
-}
-
-/// `e^r - 1` for `|r| ≤ ½ ln 2`, as `r + r² P(r)` with `P` of degree 5
-/// (a Chebyshev fit of `(e^r - 1 - r) / r²`, error below 1.4·10⁻⁹).
-///
-/// `P` is evaluated in Estrin's scheme, `(c₀ + c₁r) + r²((c₂ + c₃r) +
-/// r²(c₄ + c₅r))`, not Horner's: the three pairs are independent, so the chain
-/// of dependent operations is half as long. A network's activations sit on
-/// the critical path from one layer to the next, so their latency, more
-/// than their operation count, is what a small net's forward pass waits for.
-#[inline(always)]
-fn exp_m1_reduced(r: f32) -> f32 {
-    let r2 = r * r;
-    let p01 = 0.5 + 1.666_666_7e-1 * r;
-    let p23 = 4.166_646_7e-2 + 8.333_311e-3 * r;
-    let p45 = 1.393_364e-3 + 1.989_098_1e-4 * r;
-    let p = p01 + r2 * (p23 + r2 * p45);
-    r + r2 * p
-}
-
-/// `2^k` for `-126 ≤ k ≤ 127`, from its bits.
-#[inline(always)]
-fn pow2(k: i32) -> f32 {
-    f32::from_bits((k.wrapping_add(127) as u32) << 23)
-}
-
-/// The absolute value, by clearing the sign bit (one `and`, in `core` on
-/// every target).
-#[inline(always)]
-fn abs(x: f32) -> f32 {
-    f32::from_bits(x.to_bits() & 0x7fff_ffff)
-}
-
-/// `if x < lo { lo } else if x > hi { hi } else { x }`: NaN passes through.
-#[inline(always)]
-fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
-    let x = if x < lo { lo } else { x };
-    if x > hi {
-        hi
-    } else {
-        x
-    }
-}
-
-/// `e^x` in `f32`, branch-free and the same bits on every platform.
-///
-/// # Math
-///
-/// `x = k ln 2 + r` with `k = round(x log₂ e)` and `|r| ≤ ½ ln 2`
-/// (Cody–Waite reduction with `ln 2` in two parts), then
-/// `e^x = 2^k (1 + (e^r - 1))` with `e^r - 1 = r + r² P(r)`, `P` a degree-5
-/// polynomial. `2^k` is applied as two exact powers of two, so results in
-/// the subnormal range are rounded once, correctly.
-///
-/// # Accuracy
-///
-/// At most **1 ulp** from the exact `e^x` over every `f32` (0.966 ulp
-/// measured against the `f64` exponential for all 2³² inputs, see
-/// `tests/fast_math.rs`; where the result is subnormal, an ulp is the
-/// smallest subnormal).
-/// `e^x` is `+∞` above 88.72 (as it must be), 0 below -103.97, NaN for NaN,
-/// `exp(-∞) = 0`, `exp(+∞) = +∞`.
-#[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
-#[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")), inline(never))]
-pub fn exp_f32(x: f32) -> f32 {
-    // Beyond these the result is ∞ or 0 anyway; k stays in [-150, 129].
-    let x = clamp(x, -104.0, 89.0);
-    let (r, k) = reduce(x);
-    let e_r = 1.0 + exp_m1_reduced(r);
-    // 2^k = 2^(k/2) · 2^(k - k/2): both factors are normal numbers.
-    let half = k >> 1;
-    e_r * pow2(half) * pow2(k - half)
-}
-
-/// `e^x - 1` in `f32`, accurate near 0, branch-free and the same bits on
-/// every platform.
-///
-/// # Math
-///
-/// With `x = k ln 2 + r` as in [`exp_f32`]:
-/// `e^x - 1 = 2^k (e^r - 1) + (2^k - 1)`, where `2^k - 1` is exact for the
-/// `k ≤ 24` that matter; `e^x - 1 = -1` in `f32` below `-17.4`, and above 20
-/// `e^x - 1` is [`exp_f32`]`(x) - 1`.
-///
-/// # Accuracy
-///
-/// At most **1.6 ulp** from the exact `e^x - 1` over every `f32` (1.545 ulp
-/// measured for all 2³² inputs, `tests/fast_math.rs`).
-#[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
-#[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")), inline(never))]
-pub fn exp_m1_f32(x: f32) -> f32 {
-    let near = clamp(x, -20.0, 20.0);
-    let (r, k) = reduce(near);
-    let scale = pow2(k);
-    let small = scale * exp_m1_reduced(r) + (scale - 1.0);
-    if x > 20.0 {
-        exp_f32(x) - 1.0
-    } else {
-        small
-    }
-}
-
-/// `tanh x` in `f32`, branch-free and the same bits on every platform.
-///
-/// # Math
-///
-/// `tanh |x| = (1 - e) / (1 + e)` with `e = e^{-2|x|} = 2^k (1 + q)` from the
-/// same reduction and polynomial as [`exp_m1_f32`], evaluated as
-/// `((1 - 2^k) - 2^k q) / ((1 + 2^k) + 2^k q)`; the sign of `x` is copied onto
-/// the result. No cancellation near 0 (where `k = 0` and the quotient is
-/// `-q / (2 + q)` with `q ≈ -2|x|`), and for
-/// `|x| > 10` the result is `±1` exactly, as the correctly rounded `tanh` is
-/// from 9.01 on. Odd: `tanh(-x) = -tanh(x)`, including `±0`.
-///
-/// # Accuracy
-///
-/// At most **2 ulp** from the exact `tanh x` over every `f32` (1.941 ulp
-/// measured for all 2³² inputs, `tests/fast_math.rs`); `tanh(±∞) = ±1`,
-/// NaN for NaN.
-#[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
-#[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")), inline(never))]
-pub fn tanh_f32(x: f32) -> f32 {
-    // e^{-2|x|} - 1 for -2|x| ≥ -20 (beyond, it is -1 in f32): k ∈ [-29, 0].
-    let y = clamp(-2.0 * abs(x), -20.0, 0.0);
-    let (r, k) = reduce(y);
-    // e = e^{-2|x|} = 2^k (1 + q), and tanh |x| = (1 - e) / (1 + e). Both
-    // 1 - 2^k and 1 + 2^k are exact here, so numerator and denominator are
-    // each rounded once.
-    let scale = pow2(k);
-    let scaled_q = scale * exp_m1_reduced(r);
-    let magnitude = ((1.0 - scale) - scaled_q) / ((1.0 + scale) + scaled_q);
-    f32::from_bits((magnitude.to_bits() & 0x7fff_ffff) | (x.to_bits() & 0x8000_0000))
-}
-
-/// The logistic sigmoid `σ(z) = 1 / (1 + e^{-z})` in `f32`, branch-free and
-/// the same bits on every platform.
-///
-/// # Math
-///
-/// With `e = e^{-|z|} ∈ (0, 1]` ([`exp_f32`]): `σ(z) = 1 / (1 + e)` for
-/// `z ≥ 0` and `e / (1 + e)` for `z < 0`, so nothing overflows; `σ(+∞) = 1`,
-/// `σ(-∞) = 0`, and subnormal results (below `z ≈ -87.3`) are kept.
-///
-/// # Accuracy
-///
-/// At most **2.5 ulp** from the exact `σ(z)` over every `f32` (2.402 ulp
-/// measured for all 2³² inputs, `tests/fast_math.rs`).
-#[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
-#[cfg_attr(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")), inline(never))]
-pub fn sigmoid_f32(z: f32) -> f32 {
-    let e = exp_f32(-abs(z));
-    let numerator = if z >= 0.0 { 1.0 } else { e };
-    numerator / (1.0 + e)
 }
 
 /// `x`, or 0 if `x` is subnormal (nonzero and below the smallest normal
@@ -284,7 +106,7 @@ pub fn sigmoid_f32(z: f32) -> f32 {
 /// one place where the optimizers differ from `torch.optim` (which keeps
 /// subnormals unless `torch.set_flush_denormal(True)`).
 #[inline(always)]
-pub fn flush_subnormal<T: Float>(x: T) -> T {
+pub(crate) fn flush_subnormal<T: Float>(x: T) -> T {
     if x.abs() < T::min_positive_value() {
         T::zero()
     } else {
@@ -295,14 +117,14 @@ pub fn flush_subnormal<T: Float>(x: T) -> T {
 /// `log(1 + e^z)` for any finite `z`, without overflow:
 /// `max(z, 0) + log1p(e^{-|z|})`.
 #[inline(always)]
-pub fn log1p_exp<T: Float>(z: T) -> T {
+pub(crate) fn log1p_exp<T: Float>(z: T) -> T {
     z.max(T::zero()) + exp(-z.abs()).ln_1p()
 }
 
 /// `log Σ_k e^{z_k}`, computed as `m + log Σ_k e^{z_k - m}` with `m = max_k z_k`
 /// so that no exponential overflows.
 #[inline]
-pub fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
+pub(crate) fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
     let m = max(z);
     if !m.is_finite() {
         return m;
@@ -313,7 +135,7 @@ pub fn log_sum_exp<T: Float, const N: usize>(z: &[T; N]) -> T {
 
 /// The largest element (`-∞` for an empty array; NaN if any element is NaN).
 #[inline]
-pub fn max<T: Float, const N: usize>(z: &[T; N]) -> T {
+pub(crate) fn max<T: Float, const N: usize>(z: &[T; N]) -> T {
     z.iter().fold(T::neg_infinity(), |m, &zk| if zk > m || zk.is_nan() { zk } else { m })
 }
 
@@ -321,7 +143,7 @@ pub fn max<T: Float, const N: usize>(z: &[T; N]) -> T {
 ///
 /// For `z < -3√2` it is evaluated as `½ erfc(-z / √2)`, so that its relative
 /// accuracy holds in the far left tail where `Φ(z)` is tiny.
-pub fn normal_cdf<T: Float>(z: T) -> T {
+pub(crate) fn normal_cdf<T: Float>(z: T) -> T {
     let half: T = cast(0.5);
     let x = z * cast(core::f64::consts::FRAC_1_SQRT_2);
     if x < -cast::<T>(ERF_SWITCH) {
@@ -344,7 +166,7 @@ const ERF_SWITCH: f64 = 3.0;
 /// `erfc(x) = e^{-x²}/√π · 1/(x + ½/(x + 1/(x + (3/2)/(x + ...))))`.
 /// Both are evaluated with basic arithmetic and `exp` only, to a relative
 /// error of a few units in the last place.
-pub fn erf<T: Float>(x: T) -> T {
+pub(crate) fn erf<T: Float>(x: T) -> T {
     if x.is_nan() {
         return x;
     }
@@ -410,7 +232,7 @@ fn erfc_continued_fraction<T: Float>(x: T) -> T {
 /// `s = (m - 1)/(m + 1)`: `ln x = k ln 2 + 2 (s + s³/3 + s⁵/5 + ...)`.
 /// Accurate to a few units in the last place for normal positive inputs;
 /// returns NaN for negative inputs or NaN, `-∞` for zero.
-pub fn portable_ln(x: f64) -> f64 {
+pub(crate) fn portable_ln(x: f64) -> f64 {
     if x.is_nan() || x < 0.0 {
         return f64::NAN;
     }
