@@ -1129,6 +1129,43 @@ fn cosine_lr(lr0: f64, period: usize, min_lr: f64, e: usize) -> f64 {
     min_lr + (lr0 - min_lr) * (1.0 + (std::f64::consts::PI * e / period as f64).cos()) / 2.0
 }
 
+/// `step_with_rate(lr, ..)` is a step at learning rate `lr`: the bits of
+/// setting the rate and stepping, for every optimizer and option, over
+/// several steps with changing rates; and the optimizer's own rate is left
+/// as it was (what lets `fit` schedule without restoring anything).
+#[test]
+fn a_step_with_a_rate_is_a_step_at_that_rate() {
+    fn check<O: Optimizer<Reg> + Clone>(name: &str, optimizer: O) {
+        let mut net = reg_net(4);
+        let (x, t) = reg_data(6);
+        let own = optimizer.learning_rate();
+        let (mut scheduled, mut reference) = (optimizer.clone(), optimizer);
+        let (mut a, mut b) = (net, net);
+        for (step, lr) in [0.05, 0.02, 0.02, 0.007, 0.1].into_iter().enumerate() {
+            let mut grads = Reg::zeroed();
+            for (x, t) in x.iter().zip(&t) {
+                let (y, tape) = net.forward_tape(x);
+                net.backward(&tape, &Mse.gradient(&y, t), &mut grads);
+            }
+            scheduled.step_with_rate(lr, &mut a, &grads);
+            reference.set_learning_rate(lr);
+            reference.step(&mut b, &grads);
+            assert_eq!(bits(&a), bits(&b), "{name}, step {step} at rate {lr}");
+            assert_eq!(scheduled.learning_rate(), own, "{name}: its own rate changed");
+            net = a;
+        }
+        assert_ne!(bits(&a), bits(&reg_net(4)), "{name} moved nothing");
+    }
+    check("SGD", Sgd::new(0.3).weight_decay(0.01));
+    check("SGD with momentum", Sgd::new(0.3).momentum(0.9).dampening(0.1));
+    check("SGD with Nesterov momentum", Sgd::new(0.3).momentum(0.9).nesterov(true));
+    check("Adam", Adam::new(0.3).weight_decay(0.01));
+    check("Adam with AMSGrad", Adam::new(0.3).amsgrad());
+    check("AdamW", AdamW::new(0.3).weight_decay(0.1));
+    check("RMSprop", RmsProp::new(0.3));
+    check("RMSprop centred with momentum", RmsProp::new(0.3).centered().momentum(0.5));
+}
+
 #[test]
 fn schedule_formulas() {
     for e in 0..40 {

@@ -33,12 +33,12 @@
 //!
 //! # Runtime dispatch
 //!
-//! On x86 and x86-64 with the `std` feature, each `Dense` layer runs its
-//! forward and backward pass compiled for AVX2 when the CPU has it
-//! (`is_x86_feature_detected!`, checked once and cached by `std`), and for
-//! the baseline (SSE2) otherwise. The two compilations compute the same bits:
-//! the AVX2 build only has wider registers to hold the same lanes (FMA is
-//! not enabled); the tests at the end of this file check that.
+//! On x86 and x86-64 with the `std` feature, every entry point of the crate
+//! (a [`Kernel`], see `src/exec.rs`) runs compiled for AVX2 when the CPU has
+//! it (`is_x86_feature_detected!`, checked once and cached by `std`;
+//! `x86.rs`), and for the baseline (SSE2) otherwise. The two compilations
+//! compute the same bits: the AVX2 build only has wider registers to hold
+//! the same lanes (FMA is not enabled); `src/dense/tests.rs` checks that.
 
 use num_traits::Float;
 

@@ -99,6 +99,30 @@ fn all_finite<M: Params>(model: &M) -> bool {
     finite
 }
 
+/// The mean loss on the validation data and, for a classification loss,
+/// the accuracy.
+fn validate<M, T, L, const IN: usize, const N: usize>(
+    model: &M,
+    inputs: &[[T; IN]],
+    targets: &[L::Target],
+    loss: &L,
+) -> (Option<T>, Option<f64>)
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
+    T: Float,
+    L: Loss<T, N>,
+{
+    let (loss_sum, correct) = inputs.iter().zip(targets).fold((T::zero(), None), |(s, c), (x, t)| {
+        let y = model.forward(x);
+        let c = match loss.is_correct(&y, t) {
+            Some(ok) => Some(c.unwrap_or(0usize) + usize::from(ok)),
+            None => c,
+        };
+        (s + loss.loss(&y, t), c)
+    });
+    (Some(loss_sum / count(inputs.len())), correct.map(|c| c as f64 / inputs.len() as f64))
+}
+
 /// The body of [`Train::fit`](crate::Train::fit).
 pub(crate) fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
     model: &mut M,
@@ -192,17 +216,7 @@ where
         let train_loss = total / count(inputs.len());
 
         let (validation_loss, validation_accuracy) = match options.validation {
-            Some((x, t)) => {
-                let (loss_sum, correct) = x.iter().zip(t).fold((T::zero(), None), |(s, c), (x, t)| {
-                    let y = model.forward(x);
-                    let c = match loss.is_correct(&y, t) {
-                        Some(ok) => Some(c.unwrap_or(0usize) + usize::from(ok)),
-                        None => c,
-                    };
-                    (s + loss.loss(&y, t), c)
-                });
-                (Some(loss_sum / count(x.len())), correct.map(|c| c as f64 / x.len() as f64))
-            }
+            Some((x, t)) => validate(model, x, t, loss),
             None => (None, None),
         };
 
