@@ -97,7 +97,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("\ntest flowers the net gets wrong:");
     let mut wrong = 0;
     for (x, &label) in test.features.iter().zip(&test.labels) {
-        let predicted = net.classify(x);
+        let predicted = net.classify(x)?;
         if predicted != label {
             wrong += 1;
             println!("  a {} taken for a {}", SPECIES[label], SPECIES[predicted]);

@@ -109,7 +109,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut confusion = [[0usize; 10]; 10];
     let mut first_mistake = None;
     for (i, (x, &label)) in test.features.iter().zip(&test.labels).enumerate() {
-        let predicted = net.classify(x);
+        let predicted = net.classify(x)?;
         confusion[label][predicted] += 1;
         if predicted != label && first_mistake.is_none() {
             first_mistake = Some((i, predicted));

@@ -101,7 +101,7 @@ fn train<O: Optimizer<Net>>(
     let options =
         FitOptions { epochs: EPOCHS, batch_size: 32, on_epoch: Some(&mut record), ..Default::default() };
     let result = net.fit(&data.0, &data.1, &SoftmaxCrossEntropy, &mut optimizer, options, &mut rng);
-    let diverged = matches!(result, Err(Error::Diverged { .. }));
+    let diverged = matches!(&result, Err(failed) if matches!(failed.error, Error::Diverged { .. }));
     let at = |epoch: usize| losses.get(epoch - 1).map_or("-".to_string(), |l| format!("{l:.4}"));
     let ending = match &result {
         Ok(_) => format!("{:.0} ms", start.elapsed().as_secs_f64() * 1e3),

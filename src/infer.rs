@@ -36,7 +36,8 @@ pub const PREDICT_BATCH: usize = 256;
 /// );
 /// let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 /// let labels = [0, 1, 1, 0];
-/// assert_eq!(XOR.classify(&[0.0, 1.0]), 1);
+/// assert_eq!(XOR.classify(&[0.0, 1.0])?, 1);
+/// assert!(XOR.classify(&[f32::NAN, 1.0]).is_err()); // no class is invented
 /// assert_eq!(XOR.accuracy(&inputs, &labels)?, 1.0);
 /// assert!(XOR.evaluate(&inputs, &labels, &SoftmaxCrossEntropy)? < 0.01);
 /// let mut outputs = [[0.0; 2]; 4];
@@ -88,12 +89,21 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
     /// The predicted class of one sample: the index of the largest output
     /// ([`argmax`]). For a net with one sigmoid output (binary
     /// classification), compare `forward(x)[0]` with ½ instead.
-    fn classify(&self, input: &[T; IN]) -> usize {
-        argmax(&self.forward(input))
+    ///
+    /// No class is invented: an input element that is NaN or infinite is
+    /// [`Error::NonFiniteInput`], and an output that is NaN (a NaN in the
+    /// weights, an overflow inside the net) is [`Error::NonFiniteOutput`].
+    fn classify(&self, input: &[T; IN]) -> Result<usize, Error> {
+        check_input(input, 0)?;
+        let output = self.forward(input);
+        check_output(&output, 0)?;
+        Ok(argmax(&output))
     }
 
     /// The fraction of samples whose predicted class ([`classify`](Infer::classify))
-    /// equals their label.
+    /// equals their label. Every label must be a class (below `N`), every
+    /// input finite, and no output NaN: the error names the first sample
+    /// that is not.
     fn accuracy(&self, inputs: &[[T; IN]], labels: &[usize]) -> Result<f64, Error> {
         check_lengths(inputs, labels, "inputs", "labels")?;
         let mut correct = 0usize;
@@ -101,12 +111,16 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
             if label >= N {
                 return Err(Error::ClassOutOfRange { data: "data", sample, class: label, classes: N });
             }
-            correct += usize::from(self.classify(x) == label);
+            let class = self.classify(x).map_err(|e| e.at_sample(sample))?;
+            correct += usize::from(class == label);
         }
         Ok(correct as f64 / inputs.len() as f64)
     }
 
-    /// The mean loss over a data set.
+    /// The mean loss over a data set. Every target must be valid for the
+    /// loss, every input finite and no output NaN: the error names the first
+    /// sample that is not. (A model whose outputs overflow to infinity can
+    /// still have an infinite mean loss: that is its loss.)
     fn evaluate<L: Loss<T, N>>(
         &self,
         inputs: &[[T; IN]],
@@ -115,8 +129,30 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
     ) -> Result<T, Error> {
         check_lengths(inputs, targets, "inputs", "targets")?;
         check_targets(loss, targets)?;
-        let sum = inputs.iter().zip(targets).fold(T::zero(), |s, (x, t)| s + loss.loss(&self.forward(x), t));
+        let mut sum = T::zero();
+        for (sample, (x, t)) in inputs.iter().zip(targets).enumerate() {
+            check_input(x, sample)?;
+            let y = self.forward(x);
+            check_output(&y, sample)?;
+            sum = sum + loss.loss(&y, t);
+        }
         Ok(sum / count(inputs.len()))
+    }
+}
+
+/// `Ok` if every element of the input of `sample` is finite.
+fn check_input<T: Float, const IN: usize>(x: &[T; IN], sample: usize) -> Result<(), Error> {
+    match x.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(Error::NonFiniteInput { data: "data", sample, index }),
+        None => Ok(()),
+    }
+}
+
+/// `Ok` if no element of the output of `sample` is NaN.
+fn check_output<T: Float, const N: usize>(y: &[T; N], sample: usize) -> Result<(), Error> {
+    match y.iter().position(|v| v.is_nan()) {
+        Some(index) => Err(Error::NonFiniteOutput { data: "data", sample, index }),
+        None => Ok(()),
     }
 }
 

@@ -77,8 +77,9 @@
 //! type Big = (Dense<784, 512, ReLU>, Dense<512, 256, ReLU>, Dense<256, 10, Identity>);
 //! let mut net: Box<Big> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(1));
 //! assert_eq!(Big::PARAMS, 535_818); // 2.1 MB of f32
-//! let class = net.classify(&[0.5; 784]);
+//! let class = net.classify(&[0.5; 784])?;
 //! assert!(class < 10);
+//! # Ok::<(), backprop::Error>(())
 //! ```
 //!
 //! # Training

@@ -18,7 +18,7 @@
 //! g = (1/B) Σ_b ∂L(f(x_b), t_b)/∂θ,     g ← clip(g),     θ ← update(θ, g)
 //! ```
 
-use crate::error::Error;
+use crate::error::{Divergence, Error};
 use crate::exec;
 use crate::layer::Layer;
 use crate::loss::Loss;
@@ -62,6 +62,25 @@ impl Clip {
         }
     }
 
+    /// [`check`](Clip::check), and that the threshold is still positive and
+    /// finite in the model's scalar type `T` (a norm of `1e-50` is 0 in
+    /// `f32` and would silently stop all training).
+    pub(crate) fn check_in<T: Float>(&self) -> Result<(), Error> {
+        self.check()?;
+        match *self {
+            Clip::None => Ok(()),
+            Clip::Norm(c) | Clip::Value(c) => {
+                let narrow: T = cast(c);
+                crate::optim::require(
+                    "clipping threshold",
+                    c,
+                    narrow > T::zero() && narrow.is_finite(),
+                    "positive and finite in the model's scalar type (it rounds to 0 or overflows there)",
+                )
+            }
+        }
+    }
+
     /// Clips `grads` in place.
     pub fn apply<M: Params>(&self, grads: &mut M) {
         match *self {
@@ -93,11 +112,13 @@ pub(crate) enum Rate {
     Scheduled(f64),
 }
 
-/// One training step: `gradient` writes the batch gradient into `grads` and
-/// returns the batch's mean loss; if that loss is finite, the gradient is
-/// clipped and the optimizer updates `model` with it. Returns the mean loss
-/// (before the update), or [`Error::Diverged`] (epoch and batch 0: callers
-/// that know them say so) with nothing updated.
+/// One training step: the optimizer's settings and the clipping threshold
+/// are checked (an [`Error::InvalidHyperparameter`] before anything is
+/// computed), `gradient` writes the batch gradient into `grads` and returns
+/// the batch's mean loss; if that loss is finite, the gradient is clipped
+/// and the optimizer updates `model` with it. Returns the mean loss (before
+/// the update), or [`Error::Diverged`] with [`Divergence::Loss`] (epoch and
+/// batch 0: callers that know more say so) with nothing updated.
 #[inline]
 pub(crate) fn step<M, O>(
     model: &mut M,
@@ -111,12 +132,15 @@ where
     M: Params,
     O: Optimizer<M>,
 {
+    optimizer.check()?;
+    clip.check_in::<M::Scalar>()?;
     let mean = gradient(model, grads)?;
     if !mean.is_finite() {
         return Err(Error::Diverged {
             epoch: 0,
             batch: 0,
             loss: num_traits::ToPrimitive::to_f64(&mean).unwrap_or(f64::NAN),
+            cause: Divergence::Loss,
         });
     }
     clip.apply(grads);

@@ -7,6 +7,7 @@
 //! untouched models on error).
 
 mod common;
+use backprop::error::Divergence;
 use backprop::prelude::*;
 use backprop::train::{shuffle_together, EpochReport};
 use rand::Rng;
@@ -238,7 +239,11 @@ where
     let lr = optimizer.learning_rate();
     let err = match model.fit(inputs, targets, &loss, optimizer, options, &mut rng(0)) {
         Ok(history) => panic!("fit should have failed, but trained {} epochs", history.epochs.len()),
-        Err(err) => err,
+        Err(failed) => {
+            assert!(failed.history.epochs.is_empty(), "a check failed after training had started");
+            assert_eq!(failed.history.stopped, StopReason::Failed);
+            failed.error
+        }
     };
     assert_eq!(bits(&model), before, "fit failed with `{err}` but modified the model first");
     assert_eq!(
@@ -670,10 +675,19 @@ fn divergence_is_reported_and_the_last_finite_weights_are_kept() {
 
     let mut model = net;
     let options = FitOptions { epochs: 1000, batch_size: 4, shuffle: false, ..Default::default() };
-    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap_err();
-    let Error::Diverged { epoch, batch, loss } = err else { panic!("expected divergence, got {err:?}") };
+    let failed = model.fit(&x, &t, &Mse, &mut Sgd::new(lr), options, &mut rng(0)).unwrap_err();
+    let err = failed.error;
+    let Error::Diverged { epoch, batch, loss, cause } = err else {
+        panic!("expected divergence, got {err:?}")
+    };
     assert_eq!((epoch, batch), (want_epoch, 0), "{err}");
     assert_eq!(loss.is_finite(), want_loss.is_finite(), "loss {loss} vs the reference's {want_loss}");
+    let want_cause = if loss.is_finite() { Divergence::Update } else { Divergence::Loss };
+    assert_eq!(cause, want_cause, "{err}");
+    // The epochs before the divergence are not lost.
+    assert_eq!(failed.history.epochs.len(), epoch, "{failed}");
+    assert_eq!(failed.history.stopped, StopReason::Failed);
+    assert!(failed.to_string().contains(&format!("after {epoch} complete epochs")), "{failed}");
     says(&err, &[&format!("epoch {epoch}"), &format!("batch {batch}"), "diverged"]);
     assert!(all_finite(&model), "the model keeps finite weights: {:?}", flat(&model));
     assert_close("last finite weights", &flat(&model), &want_params, 1e-9);
@@ -685,7 +699,7 @@ fn divergence_with_mini_batches_and_shuffling() {
     let t = x.map(|[x]| [1e3 * x]);
     let mut model: Lin = Dense::new([[0.5]], [0.0]);
     let options = FitOptions { epochs: 1000, batch_size: 2, ..Default::default() };
-    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(1.0), options, &mut rng(3)).unwrap_err();
+    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(1.0), options, &mut rng(3)).unwrap_err().error;
     let Error::Diverged { epoch, batch, .. } = err else { panic!("expected divergence, got {err:?}") };
     assert!(epoch < 1000 && batch < 3, "{err}");
     assert!(all_finite(&model), "the model keeps finite weights: {:?}", flat(&model));
@@ -697,8 +711,11 @@ fn divergence_with_mini_batches_and_shuffling() {
     let err = (0..1000)
         .find_map(|_| model.train_epoch(&x, &t, &Mse, &mut sgd, &mut grads, 2, Clip::None).err())
         .expect("diverges");
-    let Error::Diverged { epoch, batch, loss } = err else { panic!("expected divergence, got {err:?}") };
+    let Error::Diverged { epoch, batch, loss, cause } = err else {
+        panic!("expected divergence, got {err:?}")
+    };
     assert!(epoch == 0 && batch < 3 && !loss.is_finite(), "{err}");
+    assert_eq!(cause, Divergence::Loss, "train_epoch cannot tell whether earlier calls updated the model");
     assert!(all_finite(&model), "a loss-detected divergence leaves finite weights");
 }
 
@@ -710,9 +727,10 @@ fn an_update_that_overflows_is_undone() {
     let net: Lin = Dense::new([[0.5]], [0.5]);
     let mut model = net;
     let options = FitOptions { epochs: 3, batch_size: 2, ..Default::default() };
-    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(1e308), options, &mut rng(0)).unwrap_err();
+    let err = model.fit(&x, &t, &Mse, &mut Sgd::new(1e308), options, &mut rng(0)).unwrap_err().error;
     let (_, want_loss) = naive_batch(&net, &x, &t, &Mse);
-    assert_eq!(err, Error::Diverged { epoch: 0, batch: 0, loss: want_loss });
+    assert_eq!(err, Error::Diverged { epoch: 0, batch: 0, loss: want_loss, cause: Divergence::Update });
+    says(&err, &["the update made a parameter non-finite", "smaller learning rate"]);
     assert_eq!(bits(&model), bits(&net), "the overflowing update is undone");
 }
 
@@ -727,7 +745,7 @@ fn divergence_restores_the_learning_rate() {
     let mut sgd = Sgd::new(1.0);
     let schedule = Schedule::Step { every: 50, gamma: 0.9 };
     let options = FitOptions { epochs: 1000, batch_size: 4, shuffle: false, schedule, ..Default::default() };
-    let err = model.fit(&x, &t, &Mse, &mut sgd, options, &mut rng(0)).unwrap_err();
+    let err = model.fit(&x, &t, &Mse, &mut sgd, options, &mut rng(0)).unwrap_err().error;
     let Error::Diverged { epoch, .. } = err else { panic!("expected divergence, got {err:?}") };
     assert!(epoch >= 50, "diverged after the first decay ({err})");
     assert_eq!(sgd.learning_rate(), 1.0, "fit returned {err:?} and left the scheduled learning rate behind");
@@ -740,8 +758,31 @@ fn train_step_refuses_a_non_finite_loss_without_updating() {
     let mut net: Lin = Dense::new([[-f64::MAX]], [0.0]);
     let before = bits(&net);
     let err = net.train_step(&x, &t, &Mse, &mut Sgd::new(0.1), &mut Lin::zeroed(), Clip::None).unwrap_err();
-    assert!(matches!(err, Error::Diverged { epoch: 0, batch: 0, loss } if loss.is_infinite()), "{err:?}");
+    assert!(
+        matches!(err, Error::Diverged { epoch: 0, batch: 0, loss, cause: Divergence::Loss } if loss.is_infinite()),
+        "{err:?}"
+    );
     assert_eq!(bits(&net), before);
+}
+
+#[test]
+fn a_non_finite_first_loss_blames_the_data_not_the_learning_rate() {
+    // A finite input whose loss overflows before any update: fit's first
+    // batch. The message must not advise a smaller learning rate.
+    let x = [[1.0], [2.0]];
+    let t = [[f64::MAX], [0.0]];
+    let net: Lin = Dense::new([[-f64::MAX]], [0.0]);
+    let mut model = net;
+    let options = FitOptions { epochs: 5, batch_size: 2, shuffle: false, ..Default::default() };
+    let failed = model.fit(&x, &t, &Mse, &mut Sgd::new(0.1), options, &mut rng(0)).unwrap_err();
+    assert!(
+        matches!(failed.error, Error::Diverged { epoch: 0, batch: 0, cause: Divergence::InitialLoss, .. }),
+        "{failed:?}"
+    );
+    says(&failed.error, &["before any update", "inputs", "not the cause", "nothing was changed"]);
+    assert!(!failed.error.to_string().contains("smaller learning rate"), "{}", failed.error);
+    assert!(failed.history.epochs.is_empty());
+    assert_eq!(bits(&model), bits(&net));
 }
 
 // ---------------------------------------------------------------------------
@@ -1419,7 +1460,7 @@ fn classify_accuracy_and_evaluate_match_naive_loops() {
     let outputs: Vec<[f64; 3]> = x.iter().map(|x| naive_dense(&net.1, &naive_dense(&net.0, x))).collect();
     let predicted: Vec<usize> = outputs.iter().map(|y| naive_argmax(y)).collect();
     for (x, &p) in x.iter().zip(&predicted) {
-        assert_eq!(net.classify(x), p);
+        assert_eq!(net.classify(x), Ok(p));
     }
 
     // Accuracy on the true labels and on labels made right or wrong on purpose.
@@ -1453,10 +1494,10 @@ fn classify_accuracy_and_evaluate_match_naive_loops() {
 #[test]
 fn classify_breaks_ties_towards_the_first_class() {
     let net: Dense<2, 4, Identity, f64> = Dense::new([[0.0; 2]; 4], [1.0, 3.0, 3.0, -2.0]);
-    assert_eq!(net.classify(&[0.5, 0.5]), 1);
+    assert_eq!(net.classify(&[0.5, 0.5]), Ok(1));
     let net: Dense<2, 3, Identity, f64> = Dense::new([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [0.0; 3]);
-    assert_eq!(net.classify(&[0.2, 0.7]), 1);
-    assert_eq!(net.classify(&[-0.2, -0.7]), 2);
+    assert_eq!(net.classify(&[0.2, 0.7]), Ok(1));
+    assert_eq!(net.classify(&[-0.2, -0.7]), Ok(2));
 }
 
 #[test]
@@ -1551,7 +1592,11 @@ fn kept_buffers_follow_their_option() {
         let mut net = start;
         let mut grads = Reg::zeroed();
         for _ in 0..5 {
-            net.train_step(&x, &t, &Mse, &mut Sgd::new(0.0), &mut grads, Clip::None).unwrap();
+            grads.fill_zero();
+            for (x, t) in x.iter().zip(&t) {
+                let (y, tape) = net.forward_tape(x);
+                net.backward(&tape, &Mse.gradient(&y, t), &mut grads);
+            }
             optimizer(&mut net, &mut grads);
         }
         bits(&net)
@@ -1572,4 +1617,144 @@ fn kept_buffers_follow_their_option() {
     let first = run(&mut |net, grads| amsgrad.step(net, grads));
     amsgrad.reset();
     assert_eq!(run(&mut |net, grads| amsgrad.step(net, grads)), first);
+}
+
+// ---------------------------------------------------------------------------
+// 10. Every entry point as careful as fit
+// ---------------------------------------------------------------------------
+
+/// A class net over `f32` whose weights hold a NaN: every output is NaN.
+fn nan_net() -> (Dense<2, 3, Tanh>, Dense<3, 3, Identity>) {
+    let mut net: (Dense<2, 3, Tanh>, Dense<3, 3, Identity>) = Model::init(&mut rng(2));
+    net.1.bias[1] = f32::NAN;
+    net.1.weights = [[f32::NAN; 3]; 3];
+    net
+}
+
+#[test]
+fn inference_invents_no_class_and_no_loss() {
+    let net: Cls = cls_net(1);
+    let (mut x, labels) = cls_data(6);
+    // A NaN input: classify, accuracy and evaluate name the sample and the
+    // element (accuracy used to count the invented class as correct).
+    x[4][1] = f64::NAN;
+    let err = net.classify(&x[4]).unwrap_err();
+    assert_eq!(err, Error::NonFiniteInput { data: "data", sample: 0, index: 1 });
+    let err = net.accuracy(&x, &labels).unwrap_err();
+    assert_eq!(err, Error::NonFiniteInput { data: "data", sample: 4, index: 1 });
+    let err = net.evaluate(&x, &labels, &SoftmaxCrossEntropy).unwrap_err();
+    assert_eq!(err, Error::NonFiniteInput { data: "data", sample: 4, index: 1 });
+    x[4][1] = f64::INFINITY;
+    assert_eq!(
+        net.accuracy(&x, &labels).unwrap_err(),
+        Error::NonFiniteInput { data: "data", sample: 4, index: 1 }
+    );
+
+    // Finite inputs, NaN outputs (NaN weights): refused too.
+    let net = nan_net();
+    let inputs = [[0.5f32, -0.5], [1.0, 2.0]];
+    let err = net.classify(&inputs[0]).unwrap_err();
+    assert_eq!(err, Error::NonFiniteOutput { data: "data", sample: 0, index: 0 });
+    says(&err, &["output 0 is NaN", "no class"]);
+    let err = net.accuracy(&inputs, &[2, 2]).unwrap_err();
+    assert_eq!(err, Error::NonFiniteOutput { data: "data", sample: 0, index: 0 });
+    let err = net.evaluate(&inputs, &[2, 2], &SoftmaxCrossEntropy).unwrap_err();
+    assert!(matches!(err, Error::NonFiniteOutput { sample: 0, .. }), "{err}");
+    // The raw outputs are still there for whoever wants them.
+    assert!(net.forward(&inputs[0]).iter().all(|y| y.is_nan()));
+}
+
+/// What `fit` refuses, the per-step entry points refuse too, before they
+/// change anything: the model and the optimizer stay as they were.
+#[test]
+fn the_per_step_api_checks_what_fit_checks() {
+    type Net = (Dense<3, 6, Tanh>, Dense<6, 2, Identity>);
+    let net: Net = Model::init(&mut rng(5));
+    let x = [[0.5f32, -0.25, 1.0], [0.0, 1.0, -1.0]];
+    let t = [[0.5f32, 1.0], [-1.0, 0.0]];
+    let bits32 = |m: &Net| {
+        let mut v = Vec::new();
+        m.for_each_tensor(|p| v.extend(p.iter().map(|x| x.to_bits())));
+        v
+    };
+    let bad_rates = [f64::NAN, -0.1, 0.0, f64::INFINITY, 1e-50, 1e300];
+    for lr in bad_rates {
+        let mut model = net;
+        let mut grads = Net::zeroed();
+        let err = model.train_step(&x, &t, &Mse, &mut Sgd::new(lr), &mut grads, Clip::None).unwrap_err();
+        assert!(matches!(err, Error::InvalidHyperparameter { name: "learning rate", .. }), "{lr}: {err}");
+        let err = model.train_epoch(&x, &t, &Mse, &mut Adam::new(lr), &mut grads, 1, Clip::None).unwrap_err();
+        assert!(matches!(err, Error::InvalidHyperparameter { name: "learning rate", .. }), "{lr}: {err}");
+        let mut workspace = Workspace::new();
+        let err = workspace
+            .train_step(&mut model, &x, &t, &Mse, &mut RmsProp::new(lr), &mut grads, Clip::None)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidHyperparameter { name: "learning rate", .. }), "{lr}: {err}");
+        assert_eq!(bits32(&model), bits32(&net), "learning rate {lr} changed the model");
+    }
+    for clip in [Clip::Norm(f64::NAN), Clip::Value(-1.0), Clip::Norm(1e-50), Clip::Value(1e300)] {
+        let mut model = net;
+        let err = model.train_step(&x, &t, &Mse, &mut Sgd::new(0.1), &mut Net::zeroed(), clip).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidHyperparameter { name: "clipping threshold", .. }),
+            "{clip:?}: {err}"
+        );
+        assert_eq!(bits32(&model), bits32(&net), "{clip:?} changed the model");
+    }
+}
+
+/// A setting valid in `f64` that is 0 or infinite in the model's `f32` is
+/// refused, and the error reports the value the user gave.
+#[test]
+fn settings_that_vanish_in_f32_are_refused_with_the_value_given() {
+    type Net = Dense<2, 1, Identity>;
+    let err = Optimizer::<Net>::check(&Sgd::<Net>::new(1e-50)).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidHyperparameter { name: "learning rate", value, .. } if value == 1e-50),
+        "{err:?}"
+    );
+    says(&err, &["1e-50", "f32"]);
+    let err = Optimizer::<Net>::check(&Adam::<Net>::new(1e300)).unwrap_err();
+    assert!(matches!(err, Error::InvalidHyperparameter { value, .. } if value == 1e300), "{err:?}");
+    // The same rates are fine for an f64 model.
+    type Net64 = Dense<2, 1, Identity, f64>;
+    assert!(Optimizer::<Net64>::check(&Sgd::<Net64>::new(1e-50)).is_ok());
+    // A clipping threshold that rounds to 0 in f32 would stop all training.
+    let mut net: Net = Model::init(&mut rng(1));
+    let options = FitOptions { epochs: 2, batch_size: 1, clip: Clip::Norm(1e-50), ..Default::default() };
+    let failed =
+        net.fit(&[[1.0, 2.0]], &[[0.5]], &Mse, &mut Sgd::new(0.1), options, &mut rng(0)).unwrap_err();
+    assert!(
+        matches!(failed.error, Error::InvalidHyperparameter { name: "clipping threshold", value, .. } if value == 1e-50),
+        "{failed}"
+    );
+}
+
+/// A schedule whose rate underflows to 0 or overflows in the model's scalar
+/// type is refused before the first step, naming the first such epoch.
+#[test]
+fn schedules_that_vanish_or_explode_are_refused() {
+    type Net = Dense<2, 1, Identity>;
+    let x = [[1.0f32, 2.0], [0.5, -1.0]];
+    let t = [[0.5f32], [0.0]];
+    let net: Net = Model::init(&mut rng(3));
+    let bits32 = |m: &Net| m.weights[0].map(f32::to_bits);
+    // 0.1 · 10⁻⁵ᵉ: below f32's smallest subnormal (1.4e-45) from epoch 9 on.
+    let schedule = Schedule::Step { every: 1, gamma: 1e-5 };
+    let options = FitOptions { epochs: 20, batch_size: 2, schedule, ..Default::default() };
+    let mut model = net;
+    let failed = model.fit(&x, &t, &Mse, &mut Sgd::new(0.1), options, &mut rng(0)).unwrap_err();
+    let want_epoch = (0..20).find(|&e| (0.1 * 1e-5f64.powi(e as i32)) as f32 == 0.0).unwrap();
+    assert!(matches!(failed.error, Error::InvalidSchedule { epoch, .. } if epoch == want_epoch), "{failed}");
+    says(&failed.error, &[&format!("epoch {want_epoch}"), "schedule"]);
+    assert_eq!(bits32(&model), bits32(&net));
+    // Growth past f32's largest value.
+    let schedule = Schedule::Step { every: 2, gamma: 1e10 };
+    let options = FitOptions { epochs: 20, batch_size: 2, schedule, ..Default::default() };
+    let failed = model.fit(&x, &t, &Mse, &mut Sgd::new(0.1), options, &mut rng(0)).unwrap_err();
+    assert!(matches!(failed.error, Error::InvalidSchedule { epoch: 8, .. }), "{failed}");
+    // The same schedule over fewer epochs is fine.
+    let schedule = Schedule::Step { every: 2, gamma: 1e10 };
+    let options = FitOptions { epochs: 2, batch_size: 2, schedule, ..Default::default() };
+    assert!(model.fit(&x, &t, &Mse, &mut Sgd::new(0.1), options, &mut rng(0)).is_ok());
 }

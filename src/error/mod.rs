@@ -93,17 +93,41 @@ pub enum Error {
         /// What it must be.
         expected: &'static str,
     },
-    /// Training diverged: the loss of a batch, or a parameter after an
-    /// update, became NaN or infinite. Training stops there; the model keeps
-    /// the last weights that were finite.
+    /// Training stopped because a loss or a parameter became NaN or
+    /// infinite; [`Divergence`] says which, and so what to change. The step
+    /// that found it changed nothing (with [`fit`](crate::train::Train::fit),
+    /// an update that made a parameter non-finite is undone).
     Diverged {
-        /// The epoch (from 0) in which it happened.
+        /// The epoch (from 0) in which it happened (0 for `train_step`).
         epoch: usize,
-        /// The batch (from 0) within the epoch.
+        /// The batch (from 0) within the epoch (0 for `train_step`).
         batch: usize,
         /// The batch's mean loss (NaN or infinite, or finite if the update
         /// itself overflowed).
         loss: f64,
+        /// What became non-finite, and when.
+        cause: Divergence,
+    },
+    /// An output of the model is NaN, so no class (or loss) can be given for
+    /// the sample: its weights hold a NaN, or a computation inside the net
+    /// overflowed. (Inputs are checked first: a non-finite input is
+    /// [`Error::NonFiniteInput`].)
+    NonFiniteOutput {
+        /// Which data set (`"data"` unless given).
+        data: &'static str,
+        /// Which sample.
+        sample: usize,
+        /// The position of the first NaN in the output.
+        index: usize,
+    },
+    /// A learning-rate schedule gives an epoch a learning rate that is not a
+    /// positive number in the model's scalar type: it overflowed, or it
+    /// underflowed to zero (a step schedule decaying for many epochs).
+    InvalidSchedule {
+        /// The first such epoch (from 0).
+        epoch: usize,
+        /// The learning rate the schedule computes for it (in `f64`).
+        rate: f64,
     },
 
     // Weight files: both formats.
@@ -308,6 +332,10 @@ impl Error {
                 let (data, sample) = place(data, sample);
                 Error::NonFiniteTarget { data, sample, index }
             }
+            Error::NonFiniteOutput { data, sample, index } => {
+                let (data, sample) = place(data, sample);
+                Error::NonFiniteOutput { data, sample, index }
+            }
             Error::TargetNotProbability { data, sample, index } => {
                 let (data, sample) = place(data, sample);
                 Error::TargetNotProbability { data, sample, index }
@@ -319,6 +347,38 @@ impl Error {
             other => other,
         }
     }
+}
+
+/// A value as a reader wants it: plain for ordinary magnitudes (`0.1`,
+/// `250`), scientific for tiny and huge ones (`1e-50`, not fifty zeros).
+struct Number(f64);
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let magnitude = self.0.abs();
+        if magnitude != 0.0 && magnitude.is_finite() && !(1e-4..1e9).contains(&magnitude) {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
+/// What became non-finite when training stopped with [`Error::Diverged`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Divergence {
+    /// The loss of `fit`'s first batch was not finite, before any update:
+    /// the data or the model's initial weights are the cause, not the
+    /// learning rate.
+    InitialLoss,
+    /// The loss of a batch was not finite after earlier updates, or in a
+    /// `train_step` or `train_epoch` call, which cannot tell whether earlier
+    /// calls updated the model: nothing was updated in this step.
+    Loss,
+    /// The loss was finite but the update made a parameter NaN or infinite
+    /// (`fit` checks every update and undoes such a one).
+    Update,
 }
 
 impl fmt::Display for Error {
@@ -342,12 +402,41 @@ impl fmt::Display for Error {
             }
             Error::EmptyData { what } => write!(f, "the {what} has no samples"),
             Error::InvalidHyperparameter { name, value, expected } => {
-                write!(f, "invalid {name} {value}: it must be {expected}")
+                write!(f, "invalid {name} {}: it must be {expected}", Number(value))
             }
-            Error::Diverged { epoch, batch, loss } => write!(
+            Error::Diverged { epoch, batch, loss, cause } => match cause {
+                Divergence::InitialLoss => write!(
+                    f,
+                    "the loss is {loss} on the first batch, before any update: the inputs, the targets or \
+                     the model's weights make it non-finite (the learning rate is not the cause); nothing \
+                     was changed"
+                ),
+                Divergence::Loss => write!(
+                    f,
+                    "training diverged in epoch {epoch}, batch {batch}: the loss is {loss}, so this step \
+                     changed nothing; if \
+                     earlier steps updated the model, they drove its weights too far (try a smaller learning \
+                     rate or gradient clipping); if none did, the inputs, the targets or the initial weights \
+                     are the cause"
+                ),
+                Divergence::Update => write!(
+                    f,
+                    "training diverged in epoch {epoch}, batch {batch}: the update made a parameter \
+                     non-finite (the loss before it was {loss}); the model keeps its weights from before \
+                     that update; try a smaller learning rate or gradient clipping"
+                ),
+            },
+            Error::NonFiniteOutput { data, sample, index } => write!(
                 f,
-                "training diverged in epoch {epoch}, batch {batch} (loss {loss}): \
-                 the model keeps its last finite weights; try a smaller learning rate or gradient clipping"
+                "sample {sample} of the {data}: the model's output {index} is NaN (a NaN in its weights, \
+                 or an overflow inside the net), so it has no class or loss"
+            ),
+            Error::InvalidSchedule { epoch, rate } => write!(
+                f,
+                "the learning-rate schedule gives epoch {epoch} the rate {}, which is not a positive \
+                 finite number in the model's scalar type: shorten the schedule or change its factor or \
+                 minimum",
+                Number(rate)
             ),
             Error::BufferTooSmall { needed, len } => {
                 write!(f, "the buffer holds {len} bytes but the weight file needs {needed}")

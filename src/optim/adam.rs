@@ -185,7 +185,7 @@ impl<M: Params, X: Buffer<M>> Optimizer<M> for Adam<M, X> {
     }
 
     fn check(&self) -> Result<(), Error> {
-        check_learning_rate(self.lr)?;
+        check_learning_rate::<M::Scalar>(self.lr)?;
         require("beta1", self.beta1, (0.0..1.0).contains(&self.beta1), "in [0, 1)")?;
         require("beta2", self.beta2, (0.0..1.0).contains(&self.beta2), "in [0, 1)")?;
         require("eps", self.eps, self.eps >= 0.0 && self.eps.is_finite(), "non-negative and finite")?;

@@ -122,9 +122,17 @@ pub(crate) fn require(
     }
 }
 
-/// The learning rate must be positive and finite.
-pub(crate) fn check_learning_rate(lr: f64) -> Result<(), Error> {
-    require("learning rate", lr, lr > 0.0 && lr.is_finite(), "positive and finite")
+/// The learning rate must be positive and finite, as given (`f64`) and in
+/// the model's scalar type `T` (where `1e-50` is 0 in `f32`, say).
+pub(crate) fn check_learning_rate<T: num_traits::Float>(lr: f64) -> Result<(), Error> {
+    require("learning rate", lr, lr > 0.0 && lr.is_finite(), "positive and finite")?;
+    let narrow: T = crate::math::cast(lr);
+    let expected = if crate::math::is_f32::<T>() {
+        "representable in f32, the model's scalar type (it rounds to 0 or overflows there)"
+    } else {
+        "representable in the model's scalar type (it rounds to 0 or overflows there)"
+    };
+    require("learning rate", lr, narrow > T::zero() && narrow.is_finite(), expected)
 }
 
 /// Weight decay must be non-negative and finite.

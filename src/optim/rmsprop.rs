@@ -242,7 +242,7 @@ impl<M: Params, A: Buffer<M>, B: Buffer<M>> Optimizer<M> for RmsProp<M, A, B> {
     }
 
     fn check(&self) -> Result<(), Error> {
-        check_learning_rate(self.lr)?;
+        check_learning_rate::<M::Scalar>(self.lr)?;
         require("alpha", self.alpha, (0.0..1.0).contains(&self.alpha), "in [0, 1)")?;
         require("eps", self.eps, self.eps >= 0.0 && self.eps.is_finite(), "non-negative and finite")?;
         require(

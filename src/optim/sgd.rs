@@ -44,6 +44,9 @@ use num_traits::{Float, One, Zero};
 pub struct Sgd<M: Params> {
     lr: M::Scalar,
     weight_decay: M::Scalar,
+    /// The learning rate as given, for reporting it if it is not
+    /// representable in the model's scalar type.
+    given_lr: f64,
 }
 
 impl<M: Params> Clone for Sgd<M> {
@@ -65,19 +68,19 @@ impl<M: Params> core::fmt::Debug for Sgd<M> {
 
 impl<M: Params> PartialEq for Sgd<M> {
     fn eq(&self, other: &Self) -> bool {
-        self.lr == other.lr && self.weight_decay == other.weight_decay
+        self.lr == other.lr && self.weight_decay == other.weight_decay && self.given_lr == other.given_lr
     }
 }
 
 impl<M: Params> Sgd<M> {
-    /// The optimizer's size in bytes, two scalars and no per-parameter state
-    /// (`size_of::<Self>()`), known at compile time: what a microcontroller
-    /// must set aside for it.
+    /// The optimizer's size in bytes, its two scalars and the learning rate
+    /// as given, and no per-parameter state (`size_of::<Self>()`), known at
+    /// compile time: what a microcontroller must set aside for it.
     pub const STATE_BYTES: usize = core::mem::size_of::<Self>();
 
     /// SGD with learning rate `lr` and no weight decay.
     pub fn new(lr: f64) -> Self {
-        Self { lr: cast(lr), weight_decay: M::Scalar::zero() }
+        Self { lr: cast(lr), weight_decay: M::Scalar::zero(), given_lr: lr }
     }
 
     /// Sets the weight decay `λ` (default 0): an L2 penalty `½ λ ‖θ‖²` added
@@ -121,10 +124,11 @@ impl<M: Params> Optimizer<M> for Sgd<M> {
 
     fn set_learning_rate(&mut self, lr: f64) {
         self.lr = cast(lr);
+        self.given_lr = lr;
     }
 
     fn check(&self) -> Result<(), Error> {
-        check_learning_rate(wide(self.lr))?;
+        check_learning_rate::<M::Scalar>(self.given_lr)?;
         check_weight_decay(wide(self.weight_decay))
     }
 
@@ -244,7 +248,7 @@ impl<M: Params> Optimizer<M> for SgdMomentum<M> {
     }
 
     fn set_learning_rate(&mut self, lr: f64) {
-        self.plain.lr = cast(lr);
+        self.plain.set_learning_rate(lr);
     }
 
     fn check(&self) -> Result<(), Error> {

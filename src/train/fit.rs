@@ -11,11 +11,11 @@
 extern crate alloc;
 
 use super::data::{check_batch_size, check_data};
-use super::report::{EpochReport, History, StopReason};
+use super::report::{EpochReport, FitError, History, StopReason};
 use super::schedule::{EarlyStopping, Schedule};
 use super::shuffle::fisher_yates;
 use crate::batch::Workspace;
-use crate::error::Error;
+use crate::error::{Divergence, Error};
 use crate::loss::Loss;
 use crate::math::{cast, count};
 use crate::model::Model;
@@ -99,6 +99,51 @@ fn all_finite<M: Params>(model: &M) -> bool {
     finite
 }
 
+/// Every check `fit` makes before its first step: the data sets, the batch
+/// size, the optimizer's and the options' settings, and the learning rate
+/// the schedule gives every epoch, in the model's scalar type.
+fn check_everything<M, T, L, O, const IN: usize, const N: usize>(
+    inputs: &[[T; IN]],
+    targets: &[L::Target],
+    loss: &L,
+    optimizer: &O,
+    options: &FitOptions<'_, T, IN, L::Target>,
+) -> Result<(), Error>
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
+    T: Float,
+    L: Loss<T, N>,
+    O: Optimizer<M>,
+{
+    check_data(loss, inputs, targets, "training data")?;
+    if let Some((x, t)) = options.validation {
+        check_data(loss, x, t, "validation data")?;
+    }
+    check_batch_size(options.batch_size)?;
+    optimizer.check()?;
+    options.schedule.check()?;
+    options.clip.check_in::<T>()?;
+    if let Some(stop) = options.early_stopping {
+        crate::optim::require(
+            "early-stopping minimum improvement",
+            stop.min_delta,
+            stop.min_delta >= 0.0 && stop.min_delta.is_finite(),
+            "non-negative and finite",
+        )?;
+    }
+    // Every epoch's rate must be a positive number in the model's scalar
+    // type: a step schedule can decay it to zero, a large factor overflow it.
+    let initial = optimizer.learning_rate();
+    for epoch in 0..options.epochs {
+        let rate = options.schedule.learning_rate(initial, epoch);
+        let narrow: T = cast(rate);
+        if !(rate > 0.0 && narrow > T::zero() && narrow.is_finite()) {
+            return Err(Error::InvalidSchedule { epoch, rate });
+        }
+    }
+    Ok(())
+}
+
 /// The mean loss on the validation data and, for a classification loss,
 /// the accuracy.
 fn validate<M, T, L, const IN: usize, const N: usize>(
@@ -124,6 +169,7 @@ where
 }
 
 /// The body of [`Train::fit`](crate::Train::fit).
+#[allow(clippy::result_large_err)] // returned once per training run
 pub(crate) fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
     model: &mut M,
     inputs: &[[T; IN]],
@@ -132,7 +178,7 @@ pub(crate) fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
     optimizer: &mut O,
     mut options: FitOptions<'_, T, IN, L::Target>,
     rng: &mut R,
-) -> Result<History<T>, Error>
+) -> Result<History<T>, FitError<T>>
 where
     M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
     T: Float + 'static,
@@ -140,22 +186,12 @@ where
     O: Optimizer<M>,
     R: Rng + ?Sized,
 {
+    let mut history =
+        History { epochs: Vec::with_capacity(options.epochs), best_epoch: 0, stopped: StopReason::Completed };
     // Check everything before touching the model.
-    check_data(loss, inputs, targets, "training data")?;
-    if let Some((x, t)) = options.validation {
-        check_data(loss, x, t, "validation data")?;
-    }
-    check_batch_size(options.batch_size)?;
-    optimizer.check()?;
-    options.schedule.check()?;
-    options.clip.check()?;
-    if let Some(stop) = options.early_stopping {
-        crate::optim::require(
-            "early-stopping minimum improvement",
-            stop.min_delta,
-            stop.min_delta >= 0.0 && stop.min_delta.is_finite(),
-            "non-negative and finite",
-        )?;
+    if let Err(error) = check_everything(inputs, targets, loss, optimizer, &options) {
+        history.stopped = StopReason::Failed;
+        return Err(FitError { error, history });
     }
 
     let initial_lr = optimizer.learning_rate();
@@ -167,8 +203,6 @@ where
     let mut grads: Box<M> = <Box<M> as Params>::zeroed();
     let mut last_finite: Box<M> = boxed_copy(model);
     let mut best: Option<(T, usize, Box<M>)> = None;
-    let mut history =
-        History { epochs: Vec::with_capacity(options.epochs), best_epoch: 0, stopped: StopReason::Completed };
 
     for epoch in 0..options.epochs {
         let learning_rate = options.schedule.learning_rate(initial_lr, epoch);
@@ -178,8 +212,6 @@ where
 
         let mut total = T::zero();
         for (batch, indices) in order.chunks(options.batch_size).enumerate() {
-            let diverged =
-                |loss: T| Error::Diverged { epoch, batch, loss: loss.to_f64().unwrap_or(f64::NAN) };
             copy_params(&mut *last_finite, model);
             let rate = Rate::Scheduled(learning_rate);
             let mean = step::step(model, &mut grads, optimizer, options.clip, rate, |model, grads| {
@@ -204,14 +236,28 @@ where
                 }
             })
             .map_err(|e| match e {
-                Error::Diverged { loss, .. } => Error::Diverged { epoch, batch, loss },
+                // Nothing was updated before the first batch: not the learning rate.
+                Error::Diverged { loss, .. } => {
+                    let first = epoch == 0 && batch == 0;
+                    let cause = if first { Divergence::InitialLoss } else { Divergence::Loss };
+                    Error::Diverged { epoch, batch, loss, cause }
+                }
                 e => e,
-            })?;
-            if !all_finite(model) {
-                copy_params(model, &last_finite);
-                return Err(diverged(mean));
-            }
-            total = total + mean * count(indices.len());
+            });
+            let error = match mean {
+                Ok(mean) if all_finite(model) => {
+                    total = total + mean * count(indices.len());
+                    continue;
+                }
+                Ok(mean) => {
+                    copy_params(model, &last_finite);
+                    let loss = mean.to_f64().unwrap_or(f64::NAN);
+                    Error::Diverged { epoch, batch, loss, cause: Divergence::Update }
+                }
+                Err(error) => error,
+            };
+            history.stopped = StopReason::Failed;
+            return Err(FitError { error, history });
         }
         let train_loss = total / count(inputs.len());
 

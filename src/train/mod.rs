@@ -34,9 +34,9 @@ mod shuffle;
 pub use crate::step::Clip;
 #[cfg(feature = "alloc")]
 pub use fit::{EpochCallback, FitOptions};
-#[cfg(feature = "alloc")]
-pub use report::History;
 pub use report::{EpochReport, StopReason};
+#[cfg(feature = "alloc")]
+pub use report::{FitError, History};
 pub use schedule::{EarlyStopping, Schedule};
 pub use shuffle::shuffle_together;
 
@@ -77,7 +77,7 @@ use rand::Rng;
 ///     net.train_step(&inputs, &labels, &SoftmaxCrossEntropy, &mut opt, &mut grads, Clip::None)?;
 /// }
 /// assert_eq!(net.accuracy(&inputs, &labels)?, 1.0); // (Infer)
-/// assert_eq!(net.classify(&[0.0, 1.0]), 1);
+/// assert_eq!(net.classify(&[0.0, 1.0])?, 1);
 /// # Ok::<(), backprop::Error>(())
 /// ```
 pub trait Train<T: Float, const IN: usize, const N: usize>:
@@ -154,7 +154,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         let mut total = T::zero();
         for (batch, (x, t)) in inputs.chunks(batch_size).zip(targets.chunks(batch_size)).enumerate() {
             let mean = self.train_step(x, t, loss, optimizer, grads, clip).map_err(|e| match e {
-                Error::Diverged { loss, .. } => Error::Diverged { epoch: 0, batch, loss },
+                Error::Diverged { loss, cause, .. } => Error::Diverged { epoch: 0, batch, loss, cause },
                 e => e,
             })?;
             total = total + mean * count(x.len());
@@ -185,6 +185,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// results on the same machine (and on every machine when no layer takes
     /// a matrix product, whose kernel `matrixmultiply` picks per CPU).
     #[cfg(feature = "alloc")]
+    #[allow(clippy::result_large_err)] // returned once per training run
     fn fit<L, O, R>(
         &mut self,
         inputs: &[[T; IN]],
@@ -193,7 +194,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         optimizer: &mut O,
         options: FitOptions<'_, T, IN, L::Target>,
         rng: &mut R,
-    ) -> Result<History<T>, Error>
+    ) -> Result<History<T>, FitError<T>>
     where
         T: 'static,
         L: Loss<T, N>,

@@ -1,6 +1,8 @@
 //! What training reports: each epoch's [`EpochReport`], why it stopped
 //! ([`StopReason`]), and the [`History`] of a `fit`.
 
+use crate::error::Error;
+
 #[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(feature = "alloc")]
@@ -33,6 +35,9 @@ pub enum StopReason {
     EarlyStopping,
     /// The callback asked to stop.
     Callback,
+    /// An error stopped it: the history is the one inside the
+    /// [`FitError`].
+    Failed,
 }
 
 /// What [`fit`](crate::Train::fit) did, epoch by epoch.
@@ -66,5 +71,43 @@ impl<T: Copy> History<T> {
     /// or for regression losses).
     pub fn validation_accuracy(&self) -> Vec<f64> {
         self.epochs.iter().filter_map(|e| e.validation_accuracy).collect()
+    }
+}
+
+/// Why [`fit`](crate::Train::fit) failed, with the history of the epochs it
+/// completed before (none if a check before the first step failed).
+///
+/// `?` turns it into the [`Error`] alone, so a function returning
+/// `Result<_, backprop::Error>` can call `fit(..)?`.
+#[cfg(feature = "alloc")]
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitError<T> {
+    /// What went wrong.
+    pub error: Error,
+    /// The epochs that completed, with `stopped` set to
+    /// [`StopReason::Failed`].
+    pub history: History<T>,
+}
+
+#[cfg(feature = "alloc")]
+impl<T> From<FitError<T>> for Error {
+    fn from(e: FitError<T>) -> Error {
+        e.error
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl<T> core::fmt::Display for FitError<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let epochs = self.history.epochs.len();
+        let plural = if epochs == 1 { "" } else { "s" };
+        write!(f, "{} (after {epochs} complete epoch{plural})", self.error)
+    }
+}
+
+#[cfg(feature = "std")]
+impl<T: core::fmt::Debug> std::error::Error for FitError<T> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
     }
 }

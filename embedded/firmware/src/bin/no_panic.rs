@@ -61,7 +61,7 @@ fn exercise<O: Optimizer<Net>>(
     ok &= net.predict_into(&inputs[..], &mut outputs).is_ok();
     ok &= net.accuracy(&inputs[..], &labels[..]).is_ok_and(|a| a >= 0.0);
     ok &= net.evaluate(&inputs[..], &labels[..], &SoftmaxCrossEntropy).is_ok_and(|l| l.is_finite());
-    ok && net.classify(&inputs[0]) < 3
+    ok && net.classify(&inputs[0]).is_ok_and(|class| class < 3)
 }
 
 /// Every loss's value and gradient through a backward pass.
