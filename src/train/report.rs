@@ -1,6 +1,7 @@
 //! What training reports: each epoch's [`EpochReport`], why it stopped
 //! ([`StopReason`]), and the [`History`] of a `fit`.
 
+#[cfg(feature = "alloc")]
 use crate::error::Error;
 
 #[cfg(feature = "alloc")]
