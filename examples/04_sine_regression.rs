@@ -82,10 +82,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch_size: 16,
         schedule: Schedule::Cosine { period: EPOCHS, min_lr: 0.0 },
         validation: Some((&validation_inputs, &validation_targets)),
-        on_epoch: Some(&mut progress),
         ..Default::default()
     };
-    net.fit(&inputs, &targets, &Mse, &mut adam, options, &mut rng)?;
+    net.fit_with(&inputs, &targets, &Mse, &mut adam, options, &mut rng, &mut progress)?;
 
     // How far the net is from the sine itself, on a fine grid.
     let grid: Vec<f64> = (0..=400).map(|k| -PI + 2.0 * PI * k as f64 / 400.0).collect();

@@ -105,10 +105,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch_size: 32,
         schedule: Schedule::Cosine { period: EPOCHS, min_lr: 0.0 },
         validation: Some((&validation_inputs, &validation_labels)),
-        on_epoch: Some(&mut progress),
         ..Default::default()
     };
-    net.fit(&inputs, &labels, &SoftmaxCrossEntropy, &mut adam, options, &mut rng)?;
+    net.fit_with(&inputs, &labels, &SoftmaxCrossEntropy, &mut adam, options, &mut rng, &mut progress)?;
     let elapsed = start.elapsed();
 
     let accuracy = net.accuracy(&test_inputs, &test_labels)?;

@@ -88,10 +88,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         batch_size: 16,
         schedule: Schedule::Cosine { period: EPOCHS, min_lr: 0.0 },
         validation: Some((&validation.features, &validation.labels)),
-        on_epoch: Some(&mut progress),
         ..Default::default()
     };
-    net.fit(&train.features, &train.labels, &SoftmaxCrossEntropy, &mut adam, options, &mut rng)?;
+    net.fit_with(
+        &train.features,
+        &train.labels,
+        &SoftmaxCrossEntropy,
+        &mut adam,
+        options,
+        &mut rng,
+        &mut progress,
+    )?;
     let elapsed = start.elapsed();
 
     println!("\ntest flowers the net gets wrong:");

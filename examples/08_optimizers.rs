@@ -98,9 +98,9 @@ fn train<O: Optimizer<Net>>(
         losses.push(f64::from(report.train_loss));
         ControlFlow::Continue(())
     };
-    let options =
-        FitOptions { epochs: EPOCHS, batch_size: 32, on_epoch: Some(&mut record), ..Default::default() };
-    let result = net.fit(&data.0, &data.1, &SoftmaxCrossEntropy, &mut optimizer, options, &mut rng);
+    let options = FitOptions { epochs: EPOCHS, batch_size: 32, ..Default::default() };
+    let result =
+        net.fit_with(&data.0, &data.1, &SoftmaxCrossEntropy, &mut optimizer, options, &mut rng, &mut record);
     let diverged = matches!(&result, Err(failed) if matches!(failed.error, Error::Diverged { .. }));
     let at = |epoch: usize| losses.get(epoch - 1).map_or("-".to_string(), |l| format!("{l:.4}"));
     let ending = match &result {

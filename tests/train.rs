@@ -1249,15 +1249,8 @@ fn fit_follows_the_schedule_and_restores_the_learning_rate() {
             seen.push(report.learning_rate);
             ControlFlow::Continue(())
         };
-        let options = FitOptions {
-            epochs,
-            batch_size: 3,
-            shuffle: false,
-            schedule,
-            on_epoch: Some(&mut callback),
-            ..Default::default()
-        };
-        let history = got.fit(&x, &t, &Mse, &mut sgd, options, &mut rng(0)).unwrap();
+        let options = FitOptions { epochs, batch_size: 3, shuffle: false, schedule, ..Default::default() };
+        let history = got.fit_with(&x, &t, &Mse, &mut sgd, options, &mut rng(0), &mut callback).unwrap();
         let reported: Vec<f64> = history.epochs.iter().map(|e| e.learning_rate).collect();
         let wanted: Vec<f64> = (0..epochs).map(&formula).collect();
         assert_close(&format!("{schedule:?}: reported learning rates"), &reported, &wanted, 1e-12);
@@ -1424,9 +1417,9 @@ fn the_callback_can_stop_training() {
             ControlFlow::Continue(())
         }
     };
-    let options =
-        FitOptions { epochs: 50, batch_size: 3, on_epoch: Some(&mut callback), ..Default::default() };
-    let history = model.fit(&x, &t, &Mse, &mut Adam::new(0.01), options, &mut rng(1)).unwrap();
+    let options = FitOptions { epochs: 50, batch_size: 3, ..Default::default() };
+    let history =
+        model.fit_with(&x, &t, &Mse, &mut Adam::new(0.01), options, &mut rng(1), &mut callback).unwrap();
     assert_eq!(history.stopped, StopReason::Callback);
     assert_eq!(history.epochs.len(), 4);
     assert_eq!(calls, history.epochs, "the callback saw every report, once");

@@ -27,17 +27,24 @@ use core::ops::ControlFlow;
 use num_traits::Float;
 use rand::Rng;
 
-/// The epoch callback of [`FitOptions::on_epoch`]: called with each epoch's
-/// report; `ControlFlow::Break(())` stops training after that epoch.
-pub type EpochCallback<'a, T> = dyn FnMut(&EpochReport<T>) -> ControlFlow<()> + 'a;
-
-/// How [`fit`](crate::Train::fit) trains.
+/// How [`fit`](crate::Train::fit) trains. A plain value (`Copy`), so one set
+/// of options serves a sweep:
 ///
 /// ```
-/// use backprop::train::{FitOptions, Schedule};
-/// let options: FitOptions<'_, f32, 4, usize> =
-///     FitOptions { epochs: 50, batch_size: 16, schedule: Schedule::Cosine { period: 50, min_lr: 0.0 }, ..Default::default() };
+/// use backprop::prelude::*;
+///
+/// type Net = (Dense<2, 8, Tanh>, Dense<8, 1, Sigmoid>);
+/// let (x, y) = ([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [[0.0], [1.0], [1.0], [0.0]]);
+/// let options = FitOptions { epochs: 50, batch_size: 4, schedule: Schedule::Cosine { period: 50, min_lr: 0.0 }, ..Default::default() };
+/// for lr in [0.1, 0.3, 1.0] {
+///     let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+///     let mut net: Net = Model::init(&mut rng);
+///     let history = net.fit(&x, &y, &Mse, &mut Sgd::new(lr), options, &mut rng)?;
+///     assert_eq!(history.epochs.len(), 50);
+/// }
+/// # Ok::<(), backprop::Error>(())
 /// ```
+#[derive(Clone, Copy, Debug)]
 pub struct FitOptions<'a, T, const IN: usize, Target> {
     /// How many passes over the training data (default 100).
     pub epochs: usize,
@@ -56,9 +63,6 @@ pub struct FitOptions<'a, T, const IN: usize, Target> {
     /// Early stopping on the validation loss (or on the training loss
     /// without validation data).
     pub early_stopping: Option<EarlyStopping>,
-    /// Called after every epoch with its report; return
-    /// `ControlFlow::Break(())` to stop training.
-    pub on_epoch: Option<&'a mut EpochCallback<'a, T>>,
 }
 
 impl<T, const IN: usize, Target> Default for FitOptions<'_, T, IN, Target> {
@@ -71,7 +75,6 @@ impl<T, const IN: usize, Target> Default for FitOptions<'_, T, IN, Target> {
             clip: Clip::None,
             validation: None,
             early_stopping: None,
-            on_epoch: None,
         }
     }
 }
@@ -168,16 +171,18 @@ where
     (Some(loss_sum / count(inputs.len())), correct.map(|c| c as f64 / inputs.len() as f64))
 }
 
-/// The body of [`Train::fit`](crate::Train::fit).
-#[allow(clippy::result_large_err)] // returned once per training run
+/// The body of [`Train::fit`](crate::Train::fit) and
+/// [`Train::fit_with`](crate::Train::fit_with).
+#[allow(clippy::result_large_err, clippy::too_many_arguments)] // returned once per training run
 pub(crate) fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
     model: &mut M,
     inputs: &[[T; IN]],
     targets: &[L::Target],
     loss: &L,
     optimizer: &mut O,
-    mut options: FitOptions<'_, T, IN, L::Target>,
+    options: FitOptions<'_, T, IN, L::Target>,
     rng: &mut R,
+    on_epoch: &mut dyn FnMut(&EpochReport<T>) -> ControlFlow<()>,
 ) -> Result<History<T>, FitError<T>>
 where
     M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
@@ -291,11 +296,9 @@ where
             history.best_epoch = epoch;
         }
 
-        if let Some(callback) = options.on_epoch.as_mut() {
-            if callback(&report).is_break() {
-                history.stopped = StopReason::Callback;
-                break;
-            }
+        if on_epoch(&report).is_break() {
+            history.stopped = StopReason::Callback;
+            break;
         }
         if let (Some(stop), Some((_, best_epoch, _))) = (options.early_stopping, &best) {
             if epoch - *best_epoch >= stop.patience.max(1) {

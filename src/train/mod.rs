@@ -33,7 +33,7 @@ mod shuffle;
 
 pub use crate::step::Clip;
 #[cfg(feature = "alloc")]
-pub use fit::{EpochCallback, FitOptions};
+pub use fit::FitOptions;
 pub use report::{EpochReport, StopReason};
 #[cfg(feature = "alloc")]
 pub use report::{FitError, History};
@@ -50,6 +50,8 @@ use crate::step::{self, Rate};
 use data::{check_batch_size, check_data, check_lengths};
 use num_traits::Float;
 
+#[cfg(feature = "alloc")]
+use core::ops::ControlFlow;
 #[cfg(feature = "alloc")]
 use rand::Rng;
 
@@ -164,14 +166,19 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
 
     /// Trains on `inputs` and `targets` as `options` say: epochs of shuffled
     /// mini-batches, an optional learning-rate schedule, optional validation
-    /// with early stopping, and a callback after every epoch.
+    /// with early stopping. [`fit_with`](Train::fit_with) also calls a
+    /// function after every epoch.
     ///
     /// Everything is checked before the first step: the lengths, every input
     /// (finite), every target (valid for the loss), the optimizer's and the
-    /// options' hyper-parameters. During training, a batch whose loss is not
-    /// finite, or an update that leaves a parameter non-finite, stops
-    /// training with [`Error::Diverged`]; the model is then restored to its
-    /// weights before that step (the optimizer's state is not).
+    /// options' hyper-parameters, and the learning rate the schedule gives
+    /// every epoch (a positive number in the model's scalar type). During
+    /// training, a batch whose loss is not finite, or an update that leaves a
+    /// parameter non-finite, stops training with [`Error::Diverged`], whose
+    /// [`Divergence`](crate::error::Divergence) says which; the model then
+    /// has its weights from before that step (the optimizer's state does
+    /// not). Every failure comes as a [`FitError`] with the history of the
+    /// epochs that completed; `?` turns it into the [`Error`].
     ///
     /// Each mini-batch goes through the [batched path](crate::batch) when
     /// one of the model's layers is wide enough for a matrix product to pay
@@ -179,7 +186,10 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// through the per-sample path otherwise (always for `batch_size = 1`).
     /// The model, its gradients and the copies `fit` keeps (for divergence
     /// and early stopping) are on the heap, so a `Box<M>` of any size trains
-    /// here without touching the stack.
+    /// here without touching the stack. The learning rate of each step is
+    /// handed to the optimizer with the step
+    /// ([`Optimizer::step_with_rate`]); the optimizer's own rate is never
+    /// changed.
     ///
     /// The same model, data, options and generator state give bit-identical
     /// results on the same machine (and on every machine when no layer takes
@@ -201,7 +211,32 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         O: Optimizer<Self>,
         R: Rng + ?Sized,
     {
-        fit::fit(self, inputs, targets, loss, optimizer, options, rng)
+        fit::fit(self, inputs, targets, loss, optimizer, options, rng, &mut |_| ControlFlow::Continue(()))
+    }
+
+    /// [`fit`](Train::fit), calling `on_epoch` after every epoch with its
+    /// report (to print progress, record losses, plot); returning
+    /// `ControlFlow::Break(())` stops training after that epoch
+    /// ([`StopReason::Callback`]).
+    #[cfg(feature = "alloc")]
+    #[allow(clippy::result_large_err, clippy::too_many_arguments)]
+    fn fit_with<L, O, R>(
+        &mut self,
+        inputs: &[[T; IN]],
+        targets: &[L::Target],
+        loss: &L,
+        optimizer: &mut O,
+        options: FitOptions<'_, T, IN, L::Target>,
+        rng: &mut R,
+        mut on_epoch: impl FnMut(&EpochReport<T>) -> ControlFlow<()>,
+    ) -> Result<History<T>, FitError<T>>
+    where
+        T: 'static,
+        L: Loss<T, N>,
+        O: Optimizer<Self>,
+        R: Rng + ?Sized,
+    {
+        fit::fit(self, inputs, targets, loss, optimizer, options, rng, &mut on_epoch)
     }
 }
 
