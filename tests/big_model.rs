@@ -115,5 +115,7 @@ fn the_batched_path_and_fit_on_a_two_mebibyte_stack() {
         let history = net.fit(&inputs, &labels, &SoftmaxCrossEntropy, &mut sgd, options, &mut rng).unwrap();
         assert!(history.epochs.last().unwrap().train_loss < before);
         assert_eq!(net.predict(&inputs).len(), 16);
+        assert!(net.evaluate(&inputs, &labels, &SoftmaxCrossEntropy).unwrap().is_finite());
+        assert!((0.0..=1.0).contains(&net.accuracy(&inputs, &labels).unwrap()));
     });
 }
