@@ -48,7 +48,14 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
     Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>
 {
     /// The output for every input, into `outputs` (which must have the same
-    /// length).
+    /// length), one sample at a time; no allocation.
+    ///
+    /// The outputs are the model's raw values, as
+    /// [`forward`](crate::Forward::forward) computes them: a NaN input gives
+    /// NaN outputs, which invent nothing. The summaries that would have to
+    /// make something of them ([`classify`](Infer::classify),
+    /// [`accuracy`](Infer::accuracy), [`evaluate`](Infer::evaluate)) refuse
+    /// them instead.
     fn predict_into(&self, inputs: &[[T; IN]], outputs: &mut [[T; N]]) -> Result<(), Error> {
         if inputs.len() != outputs.len() {
             return Err(Error::LengthMismatch {
@@ -64,7 +71,8 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
         Ok(())
     }
 
-    /// The output for every input.
+    /// The output for every input: the model's raw values, NaN for NaN, as
+    /// [`predict_into`](Infer::predict_into).
     ///
     /// When the model has a layer wide enough for the [batched
     /// path](crate::batch) to pay, the inputs go through it in batches of
