@@ -158,7 +158,7 @@ fn train_step_and_fit() {
     let mut order: Vec<usize> = (0..48).collect();
     let (mut xs, mut ys) = (x.clone(), y.clone());
     let mut shuffler = Xoshiro128PlusPlus::seed_from_u64(3);
-    backprop::train::shuffle_together(&mut order, &mut [(); 48], &mut shuffler);
+    backprop::train::shuffle_together(&mut order, &mut [(); 48], &mut shuffler).unwrap();
     for (k, &i) in order.iter().enumerate() {
         xs[k] = x[i];
         ys[k] = y[i];

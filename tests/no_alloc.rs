@@ -64,7 +64,7 @@ fn optimizer_steps<T: Float, O: Optimizer<Net<T>>>(mut optimizer: O) -> usize {
                 Clip::Norm(1.0),
             );
             total = total + loss.unwrap_or(T::nan());
-            backprop::train::shuffle_together(&mut inputs, &mut labels, &mut rng);
+            backprop::train::shuffle_together(&mut inputs, &mut labels, &mut rng).unwrap();
             let epoch = net.train_epoch(
                 &inputs,
                 &labels,

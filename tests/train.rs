@@ -992,7 +992,7 @@ fn shuffle_together_keeps_pairs_and_permutes() {
     let mut moved = 0;
     for _ in 0..20 {
         let before = a.clone();
-        shuffle_together(&mut a, &mut b, &mut r);
+        shuffle_together(&mut a, &mut b, &mut r).unwrap();
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(*y, format!("#{x}"), "pairs stay together");
         }
@@ -1003,19 +1003,18 @@ fn shuffle_together_keeps_pairs_and_permutes() {
     }
     assert_eq!(moved, 20, "50 elements never come back unshuffled");
 
-    // Different lengths: only the common prefix is shuffled.
+    // Different lengths do not pair up: an error, and nothing moves.
     let mut long: Vec<u32> = (0..10).collect();
     let mut short: Vec<u32> = (100..104).collect();
-    shuffle_together(&mut long, &mut short, &mut r);
-    assert_eq!(long[4..], [4, 5, 6, 7, 8, 9]);
-    for (x, y) in long[..4].iter().zip(&short) {
-        assert_eq!(x + 100, *y);
-    }
+    let err = shuffle_together(&mut long, &mut short, &mut r).unwrap_err();
+    assert_eq!(err, Error::LengthMismatch { what: "inputs", len: 10, other: "targets", other_len: 4 });
+    assert_eq!(long, (0..10).collect::<Vec<_>>());
+    assert_eq!(short, (100..104).collect::<Vec<_>>());
     // Nothing to do for 0 or 1 elements.
     let (mut e, mut f): ([u8; 0], [u8; 0]) = ([], []);
-    shuffle_together(&mut e, &mut f, &mut r);
+    shuffle_together(&mut e, &mut f, &mut r).unwrap();
     let (mut one, mut other) = ([7], [8]);
-    shuffle_together(&mut one, &mut other, &mut r);
+    shuffle_together(&mut one, &mut other, &mut r).unwrap();
     assert_eq!((one, other), ([7], [8]));
 }
 
@@ -1048,7 +1047,7 @@ fn shuffles_of_three_are_uniform() {
     let mut r = rng(2024);
     let (chi2, counts) = chi_square(TRIALS, |p| {
         let mut q = [0u8; 3];
-        shuffle_together(p, &mut q, &mut r);
+        shuffle_together(p, &mut q, &mut r).unwrap();
     });
     assert!(chi2 < BOUND, "chi-square {chi2:.1} for counts {counts:?}");
     for c in counts {
@@ -1546,7 +1545,7 @@ fn train_epoch_and_shuffle_together_learn_xor_without_allocating() {
     let (mut final_loss, mut correct) = (f64::NAN, 0);
     let allocations = common::allocations_in(|| {
         for _ in 0..300 {
-            shuffle_together(&mut inputs, &mut targets, &mut r);
+            shuffle_together(&mut inputs, &mut targets, &mut r).unwrap();
             last = net
                 .train_epoch(
                     &inputs,

@@ -1,16 +1,31 @@
 //! Shuffling without an allocator, the same on every platform.
 
+use crate::error::Error;
+
 /// Shuffles two slices with the same permutation (Fisher–Yates), so that
 /// inputs and their targets stay paired. Needs no allocator.
 ///
 /// Draws are made so that the same generator state gives the same
-/// permutation on every platform. If the lengths differ, only the common
-/// prefix is shuffled.
-pub fn shuffle_together<A, B, R: rand::Rng + ?Sized>(a: &mut [A], b: &mut [B], rng: &mut R) {
-    fisher_yates(a.len().min(b.len()), rng, |i, j| {
+/// permutation on every platform. Slices of different lengths do not pair
+/// up: that is [`Error::LengthMismatch`], and nothing is moved.
+pub fn shuffle_together<A, B, R: rand::Rng + ?Sized>(
+    a: &mut [A],
+    b: &mut [B],
+    rng: &mut R,
+) -> Result<(), Error> {
+    if a.len() != b.len() {
+        return Err(Error::LengthMismatch {
+            what: "inputs",
+            len: a.len(),
+            other: "targets",
+            other_len: b.len(),
+        });
+    }
+    fisher_yates(a.len(), rng, |i, j| {
         a.swap(i, j);
         b.swap(i, j);
     });
+    Ok(())
 }
 
 /// The Fisher–Yates shuffle of `n` items: for `i = n-1, ..., 1`, swap item

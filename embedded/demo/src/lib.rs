@@ -164,7 +164,7 @@ pub fn train_iris(
     let mut adam = Adam::new(0.01);
     net.check_data(&train.inputs, &train.labels, &SoftmaxCrossEntropy)?;
     for epoch in 0..IRIS_EPOCHS {
-        shuffle_together(&mut train.inputs, &mut train.labels, &mut rng);
+        shuffle_together(&mut train.inputs, &mut train.labels, &mut rng)?;
         let loss = net.train_epoch(
             &train.inputs,
             &train.labels,

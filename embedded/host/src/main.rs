@@ -42,7 +42,10 @@ fn generate() -> ExitCode {
     let mut grads = HostIris::zeroed();
     let mut adam = Adam::new(0.005);
     for _ in 0..300 {
-        shuffle_together(&mut train.inputs, &mut train.labels, &mut rng);
+        if let Err(e) = shuffle_together(&mut train.inputs, &mut train.labels, &mut rng) {
+            eprintln!("shuffling the Iris data: {e}");
+            return ExitCode::FAILURE;
+        }
         if let Err(e) = net.train_epoch(
             &train.inputs,
             &train.labels,

@@ -32,7 +32,7 @@ fn exercise<O: Optimizer<Net>>(
     let mut ok =
         net.check_data(&inputs[..], &labels[..], &SoftmaxCrossEntropy).is_ok() && optimizer.check().is_ok();
     for epoch in 0..black_box(5) {
-        shuffle_together(&mut inputs[..], &mut labels[..], &mut rng);
+        ok &= shuffle_together(&mut inputs[..], &mut labels[..], &mut rng).is_ok();
         let clip = if epoch % 2 == 0 { Clip::Norm(1.0) } else { Clip::Value(0.5) };
         let batch = black_box(5);
         ok &= net
