@@ -125,11 +125,11 @@
 //! | activations | [`activation`]: `Identity`, `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softplus`, `Gelu`, `GeluErf`, `SiLU`, `Elu`, and the [`Activation`](activation::Activation) trait |
 //! | losses | [`loss`]: `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy`, `BceWithLogits`, `SoftmaxCrossEntropy`, the [`Loss`](loss::Loss) trait, `softmax`, `argmax`; every entry point takes the loss by reference |
 //! | optimizers | [`optim`]: `Sgd` (→ `SgdMomentum`), `Adam`, `AdamW`, `RmsProp`, each generic over the model it steps; the [`Optimizer`](optim::Optimizer) trait (`step`, `step_with_rate`) |
-//! | training | **[`Train`]** (`check_data`, `train_step`, `train_epoch`, `fit`); [`train`]: `FitOptions`, `Schedule`, `EarlyStopping`, `Clip`, `EpochReport`, `History`, `StopReason`, `shuffle_together` |
+//! | training | **[`Train`]** (`check_data`, `train_step`, `train_epoch`, `fit`, `fit_with`); [`train`]: `FitOptions`, `Schedule`, `EarlyStopping`, `Clip`, `EpochReport`, `History`, `StopReason`, `FitError`, `shuffle_together` |
 //! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`) and the measured rule `gemm_pays` |
 //! | weights in and out | [`weights`] (the crate's checksummed format) and [`safetensors`] (PyTorch's), both without an allocator |
 //! | initialisation, checking | [`init`] (Glorot, He), [`gradcheck`] (finite differences) |
-//! | errors | [`Error`] ([`error`]) |
+//! | errors | [`Error`] and [`Divergence`](error::Divergence) ([`error`]) |
 //!
 //! How a layer runs (instruction sets, the dispatch, the matrix products,
 //! the fast `f32` maths) is inside the crate, behind one execution seam;
