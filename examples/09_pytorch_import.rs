@@ -81,5 +81,13 @@ fn main() -> Result<(), Error> {
         Err(error) => println!("into a network with a ReLU first layer instead: {error}"),
         Ok(_) => unreachable!("the fingerprint differs"),
     }
+
+    // A model whose layers PyTorch would call fc1, fc2, fc3 names its
+    // tensors differently: the error says what the file holds, what the
+    // model looked for, and where the names came from.
+    match safetensors::read::<Net>(PYTORCH_FILE, Names::Layers(&["fc1", "fc2", "fc3"])) {
+        Err(error) => println!("\nread with the names fc1, fc2, fc3: {error}"),
+        Ok(_) => unreachable!("the file's names are 0, 2, 4"),
+    }
     Ok(())
 }

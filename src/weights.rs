@@ -493,31 +493,33 @@ const CRC_TABLE: [u32; 256] = {
 ///
 /// # Errors
 ///
-/// The file system's errors, and [`Error::NonFiniteWeight`] as an
-/// [`std::io::ErrorKind::InvalidInput`] error wrapping the [`Error`].
+/// [`Error::NonFiniteWeight`] for a NaN or infinite parameter, and
+/// [`Error::Io`] if the file cannot be written (with the path and what the
+/// file system said).
 #[cfg(feature = "std")]
-pub fn save_file<M: Architecture>(model: &M, path: impl AsRef<std::path::Path>) -> std::io::Result<()>
+pub fn save_file<M: Architecture>(model: &M, path: impl AsRef<std::path::Path>) -> Result<(), Error>
 where
     M::Scalar: Storable,
 {
-    let bytes = to_vec(model).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    std::fs::write(path, bytes)
+    let path = path.as_ref();
+    let bytes = to_vec(model)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io("writing", path, &e))
 }
 
 /// Reads a model of type `M` from the weight file at `path`.
 ///
 /// # Errors
 ///
-/// The file system's errors, and every error of [`read`] as an
-/// [`std::io::ErrorKind::InvalidData`] error wrapping the [`Error`]
-/// (`err.get_ref()` and `downcast_ref::<backprop::Error>()` recover it).
+/// Every error of [`read`], and [`Error::Io`] if the file cannot be read
+/// (with the path and what the file system said).
 #[cfg(feature = "std")]
-pub fn read_file<M: Architecture>(path: impl AsRef<std::path::Path>) -> std::io::Result<M>
+pub fn read_file<M: Architecture>(path: impl AsRef<std::path::Path>) -> Result<M, Error>
 where
     M::Scalar: Storable,
 {
-    let bytes = std::fs::read(path)?;
-    read(&bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, &e))?;
+    read(&bytes)
 }
 
 #[cfg(test)]

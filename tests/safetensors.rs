@@ -7,7 +7,7 @@
 //! loaded by PyTorch with the same script's `--check`.
 
 use backprop::prelude::*;
-use backprop::safetensors::{self, Names, Shape};
+use backprop::safetensors::{self, Names, Shape, TensorName};
 use backprop::weights;
 
 /// `nn.Sequential(Linear(4, 16), Tanh(), Linear(16, 8), ReLU(), Linear(8, 3))`.
@@ -137,16 +137,86 @@ fn explicit_names() {
 fn wrong_name_lists_are_errors() {
     assert_eq!(
         safetensors::read::<Mixed>(MIXED, Names::Layers(&["0", "2"])),
-        Err(Error::NameCount { expected: 3, found: 2 })
+        Err(Error::NameCount { naming: "Names::Layers", expected: 3, found: 2 })
     );
     assert_eq!(
         safetensors::read::<Mixed>(MIXED, Names::Tensors(&["0.weight", "0.bias"])),
-        Err(Error::NameCount { expected: 6, found: 2 })
+        Err(Error::NameCount { naming: "Names::Tensors", expected: 6, found: 2 })
     );
     let error = safetensors::read::<Mixed>(MIXED, Names::Layers(&["0", "2", "0"])).unwrap_err();
     assert!(matches!(error, Error::InvalidName { name, .. } if name.as_str() == "0"), "{error}");
+    assert_eq!(error.to_string(), "name `0` appears twice in Names::Layers");
     let names = Names::Tensors(&["__metadata__", "a", "b", "c", "d", "e"]);
     assert!(matches!(safetensors::to_vec(&Mixed::zeroed(), names), Err(Error::InvalidName { .. })));
+}
+
+#[test]
+fn name_counts_say_what_was_counted() {
+    // Names::Layers counts layers (one name each), Names::Tensors tensors
+    // (two per layer), each with its singular and plural.
+    type Two = (Dense<2, 3, Tanh>, Dense<3, 1, Identity>);
+    let count = |names| safetensors::size::<Two>(names).unwrap_err().to_string();
+    assert_eq!(
+        count(Names::Layers(&["fc1"])),
+        "Names::Layers: 1 layer name was given but the model has 2 layers"
+    );
+    assert_eq!(
+        count(Names::Layers(&["a", "b", "c"])),
+        "Names::Layers: 3 layer names were given but the model has 2 layers"
+    );
+    assert_eq!(
+        count(Names::Tensors(&["w"])),
+        "Names::Tensors: 1 tensor name was given but the model has 4 tensors (a weight and a bias per layer)"
+    );
+    let error = safetensors::size::<Tiny>(Names::Layers(&["a", "b"])).unwrap_err();
+    assert_eq!(error.to_string(), "Names::Layers: 2 layer names were given but the model has 1 layer");
+}
+
+#[test]
+fn names_default_to_sequential() {
+    assert_eq!(Names::default(), Names::Sequential);
+    let net: Mixed = safetensors::read(MIXED, Names::default()).unwrap();
+    assert_eq!(net, safetensors::read::<Mixed>(MIXED, Names::Sequential).unwrap());
+}
+
+#[test]
+fn a_naming_mismatch_says_what_the_model_looked_for() {
+    // A model with attributes fc1 and fc2, read with the nn.Sequential
+    // names: the error names a tensor of each side, and the way out.
+    type Two = (Dense<2, 3, Tanh>, Dense<3, 1, Identity>);
+    let net: Two = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(3));
+    let file = safetensors::to_vec(&net, Names::Layers(&["fc1", "fc2"])).unwrap();
+    let error = safetensors::read::<Two>(&file, Names::Sequential).unwrap_err();
+    assert_eq!(
+        error,
+        Error::UnexpectedTensor {
+            name: TensorName::new("fc1.weight"),
+            missing: Some(TensorName::new("0.weight")),
+            naming: "Names::Sequential",
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "the file holds tensor `fc1.weight`, which the model has no place for, and no tensor `0.weight`, \
+         which the model looks for: the model's names are those of a PyTorch nn.Sequential (Names::Sequential); \
+         for other names (such as attributes `fc1`, `fc2`) give Names::Layers or Names::Tensors"
+    );
+    // Skipping extra tensors cannot hide it: the model's tensors are missing.
+    let error = safetensors::read_skipping_extra::<Two>(&file, Names::Sequential).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the file has no tensor `0.weight`, which the model looks for, but holds tensor `fc1.weight`, \
+         which the model has no place for: the model's names are those of a PyTorch nn.Sequential \
+         (Names::Sequential); for other names (such as attributes `fc1`, `fc2`) give Names::Layers or Names::Tensors"
+    );
+    // Explicit names that are not the file's.
+    let error = safetensors::read::<Two>(&file, Names::Layers(&["fc1", "fc3"])).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "the file holds tensor `fc2.weight`, which the model has no place for, and no tensor `fc3.weight`, \
+         which the model looks for: the model's names are the ones given in Names::Layers"
+    );
+    assert_eq!(safetensors::read::<Two>(&file, Names::Layers(&["fc1", "fc2"])), Ok(net));
 }
 
 #[test]
@@ -286,11 +356,61 @@ fn truncated_files_are_errors() {
 #[test]
 fn header_length_past_the_end() {
     let mut bytes = file(TINY_HEADER, &tiny_data());
-    for n in [bytes.len() as u64, u64::MAX, 1 << 40] {
+    for n in [bytes.len() as u64, 1 << 20, safetensors::MAX_HEADER_LEN as u64] {
         bytes[..8].copy_from_slice(&n.to_le_bytes());
         let error = safetensors::read::<Tiny>(&bytes, Names::Sequential).unwrap_err();
         assert!(matches!(error, Error::HeaderLength { header_len, .. } if header_len == n), "{error}");
     }
+}
+
+#[test]
+fn headers_over_100_mb_are_refused() {
+    // The reference implementation's limit (`MAX_HEADER_SIZE` in the
+    // `safetensors` crate), checked before the length is believed.
+    assert_eq!(safetensors::MAX_HEADER_LEN, 100_000_000);
+    let mut bytes = file(TINY_HEADER, &tiny_data());
+    for n in [100_000_001, 1 << 40, u64::MAX] {
+        bytes[..8].copy_from_slice(&n.to_le_bytes());
+        let error = safetensors::read::<Tiny>(&bytes, Names::Sequential).unwrap_err();
+        assert_eq!(error, Error::HeaderTooLarge { header_len: n, limit: 100_000_000 });
+    }
+    assert_eq!(
+        safetensors::read::<Tiny>(&bytes, Names::Sequential).unwrap_err().to_string(),
+        "safetensors header length 18446744073709551615 is over the format's limit of 100000000 bytes"
+    );
+    // At the limit, the length is believed (and here points past the end).
+    bytes[..8].copy_from_slice(&100_000_000u64.to_le_bytes());
+    assert!(matches!(
+        safetensors::read::<Tiny>(&bytes, Names::Sequential),
+        Err(Error::HeaderLength { header_len: 100_000_000, .. })
+    ));
+}
+
+#[test]
+fn duplicate_keys() {
+    // `__metadata__` twice is refused, as the reference does (serde's
+    // duplicate field), at the second one.
+    let header = r#"{"__metadata__":{"format":"pt"},"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"__metadata__":{},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#;
+    let second = header.rfind("\"__metadata__\"").unwrap();
+    assert_eq!(second, 94);
+    assert_eq!(
+        read_tiny(header, &tiny_data()),
+        Err(Error::InvalidHeader { offset: second, reason: "__metadata__ appears twice" })
+    );
+    // A key repeated inside `__metadata__` is not: the reference reads
+    // `__metadata__` into a map, the last value winning, and so does
+    // Python's json module. The reader does not use the metadata.
+    let header = r#"{"__metadata__":{"format":"pt","format":"np"},"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#;
+    assert_eq!(read_tiny(header, &tiny_data()), Ok(Dense::new([[1.0, 2.0]], [3.0])));
+    // A tensor name twice: the second one's offset.
+    let header = r#"{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[8,16]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[16,20]}}"#;
+    let mut data = tiny_data();
+    data.extend_from_slice(&[0; 8]);
+    let second = header.rfind("\"0.weight\"").unwrap();
+    assert_eq!(
+        read_tiny(header, &data),
+        Err(Error::DuplicateTensor { name: TensorName::new("0.weight"), offset: second })
+    );
 }
 
 #[test]
@@ -417,17 +537,36 @@ fn missing_and_unexpected_tensors() {
     let data = tiny_data();
     let only_weight = r#"{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}}"#;
     let error = read_tiny(only_weight, &data[..8]).unwrap_err();
-    assert_eq!(error.to_string(), "the file has no tensor `0.bias`");
+    assert_eq!(
+        error.to_string(),
+        "the file has no tensor `0.bias`, which the model looks for (Names::Sequential)"
+    );
     let extra = r#"{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"1.running_mean":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}"#;
     let mut longer = data.clone();
     longer.extend_from_slice(&[0; 4]);
     let error = read_tiny(extra, &longer).unwrap_err();
-    assert!(
-        matches!(error, Error::UnexpectedTensor { name } if name.as_str() == "1.running_mean"),
-        "{error}"
+    assert_eq!(
+        error,
+        Error::UnexpectedTensor {
+            name: TensorName::new("1.running_mean"),
+            missing: None,
+            naming: "Names::Sequential"
+        }
+    );
+    assert_eq!(
+        error.to_string(),
+        "the file holds tensor `1.running_mean`, which the model has no place for (and every tensor the model \
+         needs): safetensors::read_skipping_extra and load_skipping_extra skip such tensors"
     );
     let twice = r#"{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}"#;
-    assert!(matches!(read_tiny(twice, &longer), Err(Error::InvalidName { .. })));
+    let error = read_tiny(twice, &longer).unwrap_err();
+    let second = twice.rfind("\"0.bias\"").unwrap();
+    assert_eq!(second, 122);
+    assert_eq!(error, Error::DuplicateTensor { name: TensorName::new("0.bias"), offset: second });
+    assert_eq!(
+        error.to_string(),
+        "safetensors header names tensor `0.bias` twice (again at byte 122 of the JSON)"
+    );
     // A deeper model in a shallower file, and the other way round.
     type Deeper = (Dense<4, 16, Tanh>, Dense<16, 8, ReLU>, Dense<8, 3, Tanh>, Dense<3, 1, Identity>);
     assert!(matches!(safetensors::read::<Deeper>(MLP, Names::Sequential), Err(Error::MissingTensor { .. })));
@@ -438,12 +577,106 @@ fn missing_and_unexpected_tensors() {
     ));
 }
 
+/// A `state_dict` with buffers next to the model's tensors: the running
+/// statistics of an `nn.BatchNorm1d(1, affine=False)` at index 1, the last
+/// one an I64 of shape `[]`, as PyTorch saves them.
+const WITH_BUFFERS: &str = r#"{"__metadata__":{"format":"pt"},"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"1.running_mean":{"dtype":"F32","shape":[1],"data_offsets":[12,16]},"1.running_var":{"dtype":"F32","shape":[1],"data_offsets":[16,20]},"1.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[20,28]}}"#;
+
+fn with_buffers_data() -> Vec<u8> {
+    let mut data = tiny_data();
+    data.extend([0.5f32, 2.0].iter().flat_map(|x| x.to_le_bytes()));
+    data.extend(7i64.to_le_bytes());
+    data
+}
+
+#[test]
+fn extra_tensors_are_refused_or_skipped_on_request() {
+    let bytes = file(WITH_BUFFERS, &with_buffers_data());
+    // Strict by default.
+    assert!(matches!(
+        safetensors::read::<Tiny>(&bytes, Names::Sequential),
+        Err(Error::UnexpectedTensor { name, missing: None, .. }) if name.as_str() == "1.running_mean"
+    ));
+    // Skipped on request, and reported.
+    let (layer, skipped) = safetensors::read_skipping_extra::<Tiny>(&bytes, Names::Sequential).unwrap();
+    assert_eq!(layer, Dense::new([[1.0, 2.0]], [3.0]));
+    assert_eq!((skipped.len(), skipped.is_empty()), (3, false));
+    assert!(skipped.names().eq(["1.running_mean", "1.running_var", "1.num_batches_tracked"]));
+    let listed: Vec<String> = skipped.into_iter().map(|name| name.to_string()).collect();
+    assert_eq!(listed, ["1.running_mean", "1.running_var", "1.num_batches_tracked"]);
+    assert_eq!(format!("{skipped:?}"), r#"["1.running_mean", "1.running_var", "1.num_batches_tracked"]"#);
+    assert_eq!(skipped.names().next().unwrap().to_name(), TensorName::new("1.running_mean"));
+
+    // load_skipping_extra: the same, into an existing model.
+    let mut layer = Tiny::zeroed();
+    let skipped = safetensors::load_skipping_extra(&mut layer, &bytes, Names::Sequential).unwrap();
+    assert_eq!((layer, skipped.len()), (Dense::new([[1.0, 2.0]], [3.0]), 3));
+
+    // Nothing to skip.
+    let bytes = file(TINY_HEADER, &tiny_data());
+    let (_, skipped) = safetensors::read_skipping_extra::<Tiny>(&bytes, Names::Sequential).unwrap();
+    assert!(skipped.is_empty() && skipped.names().next().is_none());
+
+    // Escaped names are decoded.
+    let escaped = WITH_BUFFERS.replace("1.running_var", "1.running\\u005fvar");
+    let bytes = file(&escaped, &with_buffers_data());
+    let (_, skipped) = safetensors::read_skipping_extra::<Tiny>(&bytes, Names::Sequential).unwrap();
+    assert!(skipped.names().any(|name| name == "1.running_var"));
+
+    // The PyTorch MLP's first two layers, its last layer skipped.
+    type Features = (Dense<4, 16, Tanh>, Dense<16, 8, ReLU>);
+    let (features, skipped) = safetensors::read_skipping_extra::<Features>(MLP, Names::Sequential).unwrap();
+    let full: Mlp = safetensors::read(MLP, Names::Sequential).unwrap();
+    assert_eq!((features.0, features.1), (full.0, full.1));
+    assert!(skipped.names().eq(["4.bias", "4.weight"]), "{skipped:?}");
+}
+
+#[test]
+fn skipped_tensors_are_checked_like_the_models() {
+    let read = |header: &str, data: &[u8]| {
+        safetensors::read_skipping_extra::<Tiny>(&file(header, data), Names::Sequential)
+            .map(|(layer, _)| layer)
+    };
+    let data = with_buffers_data();
+    // Two skipped tensors overlapping each other (the sum of the lengths is
+    // the data's, so only the overlap is wrong).
+    let overlapping = WITH_BUFFERS
+        .replace(r#""shape":[1],"data_offsets":[12,16]"#, r#""shape":[2],"data_offsets":[12,20]"#)
+        .replace(r#""shape":[1],"data_offsets":[16,20]"#, r#""shape":[2],"data_offsets":[16,24]"#)
+        .replace(r#""data_offsets":[20,28]"#, r#""data_offsets":[24,32]"#);
+    let mut longer = data.clone();
+    longer.extend_from_slice(&[0; 4]);
+    assert!(matches!(
+        read(&overlapping, &longer),
+        Err(Error::InvalidOffsets { name, reason: "they overlap another tensor's data", .. }) if name.as_str() == "1.running_mean"
+    ));
+    // A skipped name twice.
+    let twice = WITH_BUFFERS.replace("1.running_var", "1.running_mean");
+    assert!(matches!(
+        read(&twice, &data),
+        Err(Error::DuplicateTensor { name, offset }) if name.as_str() == "1.running_mean" && offset == twice.rfind("\"1.running_mean\"").unwrap()
+    ));
+    // An unknown dtype, offsets past the data, bytes no tensor covers.
+    assert!(matches!(read(&WITH_BUFFERS.replace("I64", "Q7"), &data), Err(Error::UnsupportedDtype { .. })));
+    assert!(matches!(read(WITH_BUFFERS, &data[..24]), Err(Error::InvalidOffsets { .. })));
+    assert!(matches!(read(WITH_BUFFERS, &longer), Err(Error::DataNotCovered { covered: 28, data_len: 32 })));
+    // The model's tensors are still needed, and a failed load changes nothing.
+    let mut layer: Tiny = Dense::new([[9.0, 9.0]], [9.0]);
+    let no_bias = WITH_BUFFERS.replace("0.bias", "0.offset");
+    let bytes = file(&no_bias, &data);
+    let result = safetensors::load_skipping_extra(&mut layer, &bytes, Names::Sequential);
+    assert!(
+        matches!(result, Err(Error::MissingTensor { name, unexpected: Some(u), .. }) if name.as_str() == "0.bias" && u.as_str() == "0.offset")
+    );
+    assert_eq!(layer, Dense::new([[9.0, 9.0]], [9.0]));
+}
+
 #[test]
 fn long_names_are_shortened_in_errors() {
     let name = "model.encoder.layers.12.feed_forward.intermediate_dense.weight";
     let header = format!(r#"{{"{name}":{{"dtype":"F32","shape":[],"data_offsets":[0,4]}}}}"#);
     let error = read_tiny(&header, &[0; 4]).unwrap_err();
-    let Error::UnexpectedTensor { name: kept } = error else { panic!("{error:?}") };
+    let Error::UnexpectedTensor { name: kept, .. } = error else { panic!("{error:?}") };
     assert!(kept.is_truncated() && name.starts_with(kept.as_str()) && kept.as_str().len() <= 40);
     assert!(error.to_string().contains("…"), "{error}");
 }

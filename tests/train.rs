@@ -318,7 +318,7 @@ fn length_mismatch_in_evaluate() {
     let (x, t) = reg_data(5);
     let err = reg_net(1).evaluate(&x[..1], &t, &Mse).unwrap_err();
     assert_eq!(err, Error::LengthMismatch { what: "inputs", len: 1, other: "targets", other_len: 5 });
-    says(&err, &["1 inputs", "5 targets"]);
+    says(&err, &["1 input but 5 targets"]);
 }
 
 #[test]

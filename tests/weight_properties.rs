@@ -94,9 +94,25 @@ fn read_everything(bytes: &[u8]) {
     let _ = weights::read::<Net64>(bytes);
     let _ = weights::read::<Tiny>(bytes);
     for names in [Names::Sequential, Names::Layers(&["a", "b"]), Names::Tensors(&["w", "x", "y", "z"])] {
-        if let Ok(net) = safetensors::read::<Net>(bytes, names) {
+        let strict = safetensors::read::<Net>(bytes, names);
+        if let Ok(net) = strict {
             let again = safetensors::to_vec(&net, names).unwrap();
             assert_eq!(safetensors::read::<Net>(&again, names), Ok(net));
+        }
+        // Skipping extra tensors accepts what the strict reader accepts (with
+        // nothing skipped), and more only when it skipped something.
+        match safetensors::read_skipping_extra::<Net>(bytes, names) {
+            Ok((net, skipped)) => {
+                assert_eq!(skipped.names().count(), skipped.len());
+                if skipped.is_empty() {
+                    assert_eq!(strict, Ok(net));
+                } else {
+                    assert!(matches!(strict, Err(Error::UnexpectedTensor { .. })), "{strict:?}");
+                }
+            }
+            Err(error) => {
+                assert!(strict.is_err(), "the strict reader accepted what skipping refused: {error}")
+            }
         }
         let _ = safetensors::read::<Net64>(bytes, names);
     }

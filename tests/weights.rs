@@ -304,19 +304,63 @@ fn files() {
     let path = dir.join("net.bpw");
     weights::save_file(&net(), &path).unwrap();
     assert_eq!(weights::read_file::<Net>(&path).unwrap(), net());
-    let error = weights::read_file::<Net64>(&path).unwrap_err();
-    assert_eq!(error.kind(), std::io::ErrorKind::InvalidData);
-    let inner = error.get_ref().and_then(|e| e.downcast_ref::<Error>()).unwrap();
-    assert_eq!(*inner, Error::ScalarTypeMismatch { file: "f32", model: "f64" });
+    // A file of the wrong model is the reader's error itself.
     assert_eq!(
-        weights::read_file::<Net>(dir.join("missing")).unwrap_err().kind(),
-        std::io::ErrorKind::NotFound
+        weights::read_file::<Net64>(&path),
+        Err(Error::ScalarTypeMismatch { file: "f32", model: "f64" })
     );
 
     let path = dir.join("net.safetensors");
     safetensors::save_file(&net(), Names::Sequential, &path).unwrap();
     assert_eq!(safetensors::read_file::<Net>(&path, Names::Sequential).unwrap(), net());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn file_system_errors_are_errors_too() {
+    use std::io::ErrorKind;
+    // Reading: the path, what was being done, and what the file system said.
+    let error = weights::read_file::<Net>("no-such-dir/net.bpw").unwrap_err();
+    assert!(
+        matches!(error, Error::Io { action: "reading", path: Some(path), kind: ErrorKind::NotFound, .. } if path.as_str() == "no-such-dir/net.bpw"),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().starts_with("reading `no-such-dir/net.bpw`: no such file or directory"),
+        "{error}"
+    );
+    let error = safetensors::read_file::<Net>("no-such-dir/net.safetensors", Names::Sequential).unwrap_err();
+    assert!(matches!(error, Error::Io { action: "reading", kind: ErrorKind::NotFound, .. }), "{error:?}");
+    // Writing.
+    let error = weights::save_file(&net(), "no-such-dir/net.bpw").unwrap_err();
+    assert!(matches!(error, Error::Io { action: "writing", kind: ErrorKind::NotFound, .. }), "{error:?}");
+    let error = safetensors::save_file(&net(), Names::Sequential, "no-such-dir/net.safetensors").unwrap_err();
+    assert!(
+        error.to_string().starts_with("writing `no-such-dir/net.safetensors`: no such file or directory"),
+        "{error}"
+    );
+    // A long path keeps its end.
+    let long = format!("{}/net.bpw", "a-directory-that-is-not-there".repeat(3));
+    let error = weights::read_file::<Net>(&long).unwrap_err();
+    let Error::Io { path: Some(path), .. } = error else { panic!("{error:?}") };
+    assert!(path.is_truncated() && long.ends_with(path.as_str()));
+    assert!(error.to_string().starts_with("reading `…"), "{error}");
+
+    // One error type for `?`: the crate's file helpers and std's I/O alike.
+    fn load(path: &str) -> Result<Net, Error> {
+        let bytes = std::fs::read(path)?;
+        let net = weights::read(&bytes)?;
+        weights::save_file(&net, path)?;
+        Ok(net)
+    }
+    let error = load("no-such-dir/net.bpw").unwrap_err();
+    assert!(
+        matches!(error, Error::Io { action: "I/O", path: None, kind: ErrorKind::NotFound, .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().starts_with("I/O error: no such file or directory"), "{error}");
+    let error: Error = std::io::Error::from(ErrorKind::PermissionDenied).into();
+    assert_eq!(error.to_string(), "I/O error: permission denied");
 }
 
 // ---------------------------------------------------------------------------
@@ -345,6 +389,25 @@ fn readers_and_writers_do_not_allocate() {
         let len = safetensors::write(&model, Names::Sequential, &mut buffer).unwrap();
         assert_eq!(safetensors::size::<Mlp>(Names::Sequential), Ok(len));
         assert!(safetensors::read::<Mlp>(&buffer[..len], Names::Sequential).is_ok());
+
+        // Skipping extra tensors, listing them, and the naming errors.
+        type Features = (Dense<4, 16, Tanh>, Dense<16, 8, ReLU>);
+        let mut features = Features::zeroed();
+        let skipped = safetensors::load_skipping_extra(&mut features, pytorch, Names::Sequential).unwrap();
+        assert_eq!((skipped.len(), skipped.names().count()), (2, 2));
+        assert!(skipped.names().eq(["4.bias", "4.weight"]));
+        assert!(matches!(
+            safetensors::load(&mut features, pytorch, Names::Sequential),
+            Err(Error::UnexpectedTensor { missing: None, .. })
+        ));
+        assert!(matches!(
+            safetensors::load(&mut model, pytorch, Names::Layers(&["a", "b", "c"])),
+            Err(Error::UnexpectedTensor { missing: Some(_), .. })
+        ));
+        assert!(matches!(
+            safetensors::load_skipping_extra(&mut model, pytorch, Names::Layers(&["a", "b", "c"])),
+            Err(Error::MissingTensor { unexpected: Some(_), .. })
+        ));
     });
     assert_eq!(count, 0, "weight files allocated {count} times");
 }
@@ -355,4 +418,6 @@ fn errors_stay_small() {
     // shapes in it are bounded so that it stays within clippy's
     // `result_large_err` limit for the crate's users.
     assert!(std::mem::size_of::<Error>() <= 128, "{} bytes", std::mem::size_of::<Error>());
+    fn copy<T: Copy>() {}
+    copy::<Error>();
 }

@@ -1,5 +1,6 @@
-//! Any bytes into `safetensors::read`: an `Err` or a model, never a panic;
-//! and a model that reads writes and reads back to itself.
+//! Any bytes into `safetensors::read` and `read_skipping_extra`: an `Err` or
+//! a model, never a panic; a model that reads writes and reads back to
+//! itself; and skipping extra tensors accepts what the strict reader does.
 #![no_main]
 
 use backprop::prelude::*;
@@ -15,9 +16,26 @@ fn check<M: Architecture + PartialEq + core::fmt::Debug>(bytes: &[u8], names: Na
 where
     M::Scalar: backprop::weights::Storable,
 {
-    if let Ok(model) = safetensors::read::<M>(bytes, names) {
-        let written = safetensors::to_vec(&model, names).expect("a model that was read can be written");
-        assert_eq!(safetensors::read::<M>(&written, names), Ok(model), "write then read changed the model");
+    let strict = safetensors::read::<M>(bytes, names);
+    if let Ok(model) = &strict {
+        let written = safetensors::to_vec(model, names).expect("a model that was read can be written");
+        assert_eq!(
+            safetensors::read::<M>(&written, names).as_ref(),
+            Ok(model),
+            "write then read changed the model"
+        );
+    }
+    // Skipping extra tensors: what the strict reader accepts, with nothing
+    // skipped; more only when it skipped something.
+    if let Ok((model, skipped)) = safetensors::read_skipping_extra::<M>(bytes, names) {
+        assert_eq!(skipped.names().count(), skipped.len(), "the skipped names are not as many as counted");
+        if skipped.is_empty() {
+            assert_eq!(strict, Ok(model), "skipping nothing read another model");
+        } else {
+            assert!(matches!(strict, Err(backprop::Error::UnexpectedTensor { .. })), "{strict:?}");
+        }
+    } else {
+        assert!(strict.is_err(), "the strict reader accepted what skipping refused");
     }
 }
 

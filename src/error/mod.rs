@@ -10,10 +10,37 @@
 //! meant for another model has its own variant. `Error` is `Copy` and holds
 //! no heap data, so tensor names from a file are kept in a fixed-size
 //! [`TensorName`].
+//!
+#![cfg_attr(
+    feature = "std",
+    doc = r#"
+With the `std` feature, file-system errors are `Error`s too ([`Error::Io`],
+with the path in a fixed-size [`ShortPath`]), so one `?` serves a whole
+`fn main() -> Result<(), backprop::Error>`:
 
+```no_run
+use backprop::prelude::*;
+use backprop::safetensors::{self, Names};
+
+type Net = (Dense<4, 16, Tanh>, Dense<16, 3, Identity>);
+
+fn main() -> Result<(), backprop::Error> {
+    let net: Net = safetensors::read_file("net.safetensors", Names::Sequential)?;
+    let inputs = std::fs::read_to_string("inputs.txt")?; // a std::io::Error converts too
+    # let _ = (net, inputs);
+    Ok(())
+}
+```
+"#
+)]
+
+mod message;
+#[cfg(feature = "std")]
+mod path;
 pub(crate) mod tensor;
 
-use core::fmt;
+#[cfg(feature = "std")]
+pub use path::ShortPath;
 use tensor::{Shape, TensorName};
 
 /// What went wrong.
@@ -244,15 +271,53 @@ pub enum Error {
         /// What was wrong.
         reason: &'static str,
     },
-    /// The file holds a tensor the model has no place for.
+    /// The file holds a tensor the model has no place for (refused by the
+    /// strict readers, [`read`](crate::safetensors::read) and
+    /// [`load`](crate::safetensors::load); skipped by
+    /// [`read_skipping_extra`](crate::safetensors::read_skipping_extra) and
+    /// [`load_skipping_extra`](crate::safetensors::load_skipping_extra)).
     UnexpectedTensor {
         /// The tensor's name in the file.
         name: TensorName,
+        /// The first tensor name the model looks for that the file does not
+        /// hold, if there is one: when the file and the model name their
+        /// tensors differently, this is the model's name to compare with
+        /// `name`. `None` if the file holds every tensor the model needs.
+        missing: Option<TensorName>,
+        /// The naming the model's names came from: `"Names::Sequential"`,
+        /// `"Names::Layers"` or `"Names::Tensors"`.
+        naming: &'static str,
     },
     /// The model needs a tensor the file does not hold.
     MissingTensor {
         /// The name that was looked for.
         name: TensorName,
+        /// The first tensor of the file the model has no place for, if there
+        /// is one (it is only skipped, not refused, by
+        /// [`load_skipping_extra`](crate::safetensors::load_skipping_extra)):
+        /// when the file and the model name their tensors differently, this
+        /// is the file's name to compare with `name`.
+        unexpected: Option<TensorName>,
+        /// The naming the model's names came from: `"Names::Sequential"`,
+        /// `"Names::Layers"` or `"Names::Tensors"`.
+        naming: &'static str,
+    },
+    /// A tensor name appears twice in a safetensors header.
+    DuplicateTensor {
+        /// The name.
+        name: TensorName,
+        /// The byte offset in the JSON header (from 0) of its second
+        /// appearance.
+        offset: usize,
+    },
+    /// A safetensors header is longer than the format allows
+    /// ([`MAX_HEADER_LEN`](crate::safetensors::MAX_HEADER_LEN), 100 MB, as
+    /// the reference implementation).
+    HeaderTooLarge {
+        /// The header length in the file.
+        header_len: u64,
+        /// The largest header length accepted.
+        limit: u64,
     },
     /// A tensor's dtype is not one this reader understands (`F16`, `BF16`,
     /// `F32`, `F64` for the model's tensors).
@@ -290,19 +355,43 @@ pub enum Error {
         /// The length of the data section.
         data_len: u64,
     },
-    /// The wrong number of explicit tensor names was given.
+    /// The wrong number of explicit names was given: layer names for
+    /// [`Names::Layers`](crate::safetensors::Names::Layers) (one per layer),
+    /// tensor names for [`Names::Tensors`](crate::safetensors::Names::Tensors)
+    /// (two per layer).
     NameCount {
-        /// The number the model needs.
+        /// Which naming: `"Names::Layers"` or `"Names::Tensors"`.
+        naming: &'static str,
+        /// The number the model needs: its layers for `Names::Layers`, its
+        /// tensors (twice its layers) for `Names::Tensors`.
         expected: usize,
         /// The number given.
         found: usize,
     },
-    /// An explicit tensor name cannot be used.
+    /// An explicit name (a layer prefix or a tensor name) cannot be used.
     InvalidName {
         /// The name.
         name: TensorName,
         /// Why not.
         reason: &'static str,
+    },
+
+    // Files (`std` only).
+    /// Reading or writing a file failed (the crate's file helpers, such as
+    /// [`safetensors::read_file`](crate::safetensors::read_file)), or a
+    /// [`std::io::Error`] was converted with `?` (`From`). Only with the
+    /// `std` feature.
+    #[cfg(feature = "std")]
+    Io {
+        /// What was being done: `"reading"` or `"writing"` in the crate's
+        /// file helpers, `"I/O"` for a converted [`std::io::Error`].
+        action: &'static str,
+        /// The file, if known (its last bytes if the path is long).
+        path: Option<ShortPath>,
+        /// The kind of failure.
+        kind: std::io::ErrorKind,
+        /// The operating system's error code, if there is one.
+        os_error: Option<i32>,
     },
 }
 
@@ -349,21 +438,6 @@ impl Error {
     }
 }
 
-/// A value as a reader wants it: plain for ordinary magnitudes (`0.1`,
-/// `250`), scientific for tiny and huge ones (`1e-50`, not fifty zeros).
-struct Number(f64);
-
-impl fmt::Display for Number {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let magnitude = self.0.abs();
-        if magnitude != 0.0 && magnitude.is_finite() && !(1e-4..1e9).contains(&magnitude) {
-            write!(f, "{:e}", self.0)
-        } else {
-            write!(f, "{}", self.0)
-        }
-    }
-}
-
 /// What became non-finite when training stopped with [`Error::Diverged`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -381,145 +455,28 @@ pub enum Divergence {
     Update,
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Error::ClassOutOfRange { data, sample, class, classes } => write!(
-                f,
-                "sample {sample} of the {data}: class index {class} is out of range: the model has {classes} outputs (classes 0..{classes})"
-            ),
-            Error::NonFiniteTarget { data, sample, index } => {
-                write!(f, "sample {sample} of the {data}: target element {index} is not finite")
-            }
-            Error::TargetNotProbability { data, sample, index } => {
-                write!(f, "sample {sample} of the {data}: target element {index} is not a probability in [0, 1]")
-            }
-            Error::NonFiniteInput { data, sample, index } => {
-                write!(f, "sample {sample} of the {data}: input element {index} is not finite")
-            }
-            Error::LengthMismatch { what, len, other, other_len } => {
-                write!(f, "{len} {what} but {other_len} {other}: they must pair up one to one")
-            }
-            Error::EmptyData { what } => write!(f, "the {what} has no samples"),
-            Error::InvalidHyperparameter { name, value, expected } => {
-                write!(f, "invalid {name} {}: it must be {expected}", Number(value))
-            }
-            Error::Diverged { epoch, batch, loss, cause } => match cause {
-                Divergence::InitialLoss => write!(
-                    f,
-                    "the loss is {loss} on the first batch, before any update: the inputs, the targets or \
-                     the model's weights make it non-finite (the learning rate is not the cause); nothing \
-                     was changed"
-                ),
-                Divergence::Loss => write!(
-                    f,
-                    "training diverged in epoch {epoch}, batch {batch}: the loss is {loss}, so this step \
-                     changed nothing; if \
-                     earlier steps updated the model, they drove its weights too far (try a smaller learning \
-                     rate or gradient clipping); if none did, the inputs, the targets or the initial weights \
-                     are the cause"
-                ),
-                Divergence::Update => write!(
-                    f,
-                    "training diverged in epoch {epoch}, batch {batch}: the update made a parameter \
-                     non-finite (the loss before it was {loss}); the model keeps its weights from before \
-                     that update; try a smaller learning rate or gradient clipping"
-                ),
-            },
-            Error::NonFiniteOutput { data, sample, index } => write!(
-                f,
-                "sample {sample} of the {data}: the model's output {index} is NaN (a NaN in its weights, \
-                 or an overflow inside the net), so it has no class or loss"
-            ),
-            Error::InvalidSchedule { epoch, rate } => write!(
-                f,
-                "the learning-rate schedule gives epoch {epoch} the rate {}, which is not a positive \
-                 finite number in the model's scalar type: shorten the schedule or change its factor or \
-                 minimum",
-                Number(rate)
-            ),
-            Error::BufferTooSmall { needed, len } => {
-                write!(f, "the buffer holds {len} bytes but the weight file needs {needed}")
-            }
-            Error::Truncated { format, needed, len } => {
-                write!(f, "{format} file is truncated: it needs {needed} bytes but only {len} were given")
-            }
-            Error::NonFiniteWeight { layer, tensor, index } => write!(
-                f,
-                "layer {layer} {tensor}, element {index}: the value is not finite (NaN or infinite); \
-                 such weights are refused"
-            ),
-            Error::BadMagic { format } => {
-                write!(f, "not a {format} file: it does not start with the format's magic number")
-            }
-            Error::UnsupportedVersion { version, supported } => write!(
-                f,
-                "backprop weights file of format version {version}; this build reads version {supported}"
-            ),
-            Error::UnknownScalarType { tag } => {
-                write!(f, "backprop weights file has unknown scalar type tag {tag} (1 = f32, 2 = f64)")
-            }
-            Error::InvalidField { field, value } => {
-                write!(f, "backprop weights file has {field} = {value}, which the format does not allow")
-            }
-            Error::TrailingBytes { expected, len } => write!(
-                f,
-                "backprop weights file has {len} bytes but its header accounts for {expected}: \
-                 unexpected bytes after the checksum"
-            ),
-            Error::ChecksumMismatch { stored, computed } => write!(
-                f,
-                "backprop weights file is corrupt: stored CRC-32 {stored:#010x}, computed {computed:#010x}"
-            ),
-            Error::ScalarTypeMismatch { file, model } => {
-                write!(f, "the weights are {file} but the model's scalar type is {model}")
-            }
-            Error::ArchitectureMismatch {
-                file_layers,
-                file_params,
-                file_fingerprint,
-                model_layers,
-                model_params,
-                model_fingerprint,
-            } => write!(
-                f,
-                "the weights were written for a different architecture: the file has {file_layers} layers, \
-                 {file_params} parameters, fingerprint {file_fingerprint:#018x}; the model has \
-                 {model_layers} layers, {model_params} parameters, fingerprint {model_fingerprint:#018x}"
-            ),
-            Error::HeaderLength { header_len, available } => write!(
-                f,
-                "safetensors header length {header_len} points past the end of the file \
-                 ({available} bytes follow the length field)"
-            ),
-            Error::InvalidHeader { offset, reason } => {
-                write!(f, "safetensors header is invalid at byte {offset} of the JSON: {reason}")
-            }
-            Error::UnexpectedTensor { name } => {
-                write!(f, "the file holds tensor `{name}`, which the model has no place for")
-            }
-            Error::MissingTensor { name } => write!(f, "the file has no tensor `{name}`"),
-            Error::UnsupportedDtype { name, dtype } => write!(
-                f,
-                "tensor `{name}` has dtype {dtype}; the model's tensors can be read from F16, BF16, F32 or F64"
-            ),
-            Error::ShapeMismatch { name, expected, found } => {
-                write!(f, "tensor `{name}` has shape {found} but the layer needs {expected}")
-            }
-            Error::InvalidOffsets { name, begin, end, reason } => {
-                write!(f, "tensor `{name}` has data_offsets [{begin}, {end}]: {reason}")
-            }
-            Error::DataNotCovered { covered, data_len } => write!(
-                f,
-                "the tensors cover {covered} of the {data_len} data bytes; safetensors allows no unused bytes"
-            ),
-            Error::NameCount { expected, found } => {
-                write!(f, "{found} tensor names were given but the model needs {expected}")
-            }
-            Error::InvalidName { name, reason } => write!(f, "tensor name `{name}` {reason}"),
-        }
+#[cfg(feature = "std")]
+impl std::error::Error for Error {}
+
+#[cfg(feature = "std")]
+impl From<std::io::Error> for Error {
+    /// An [`Error::Io`] with the error's kind and operating-system code
+    /// (without a path: the `std::io::Error` does not know it).
+    fn from(error: std::io::Error) -> Self {
+        Error::Io { action: "I/O", path: None, kind: error.kind(), os_error: error.raw_os_error() }
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for Error {}
+impl Error {
+    /// An [`Error::Io`] from `error`, met while `action` (`"reading"`,
+    /// `"writing"`) the file at `path`.
+    #[cfg(feature = "std")]
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, error: &std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: Some(ShortPath::new(path)),
+            kind: error.kind(),
+            os_error: error.raw_os_error(),
+        }
+    }
+}

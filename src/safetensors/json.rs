@@ -89,6 +89,8 @@ impl Iterator for Unescape<'_> {
 pub(super) struct Entry<'a> {
     /// Its position among the header's tensor entries.
     pub(super) position: usize,
+    /// The byte offset of its name in the header.
+    pub(super) at: usize,
     pub(super) name: JsonStr<'a>,
     pub(super) dtype: JsonStr<'a>,
     pub(super) shape: Shape,
@@ -99,6 +101,7 @@ pub(super) struct Entry<'a> {
 }
 
 /// A JSON parser for the safetensors header's fixed shape.
+#[derive(Clone)]
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
@@ -256,7 +259,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A tensor entry's value: `{"dtype": .., "shape": [..], "data_offsets": [b, e]}`.
-    fn tensor(&mut self, position: usize, name: JsonStr<'a>) -> Result<Entry<'a>, Error> {
+    fn tensor(&mut self, position: usize, at: usize, name: JsonStr<'a>) -> Result<Entry<'a>, Error> {
         let (mut dtype, mut shape, mut offsets) = (None, None, None);
         if self.open(b'{', b'}', "a tensor entry must be an object")? {
             loop {
@@ -310,7 +313,104 @@ impl<'a> Parser<'a> {
         let dtype = dtype.ok_or_else(|| missing("a tensor entry has no dtype"))?;
         let (shape, elements) = shape.ok_or_else(|| missing("a tensor entry has no shape"))?;
         let (begin, end) = offsets.ok_or_else(|| missing("a tensor entry has no data_offsets"))?;
-        Ok(Entry { position, name, dtype, shape, elements, begin, end })
+        Ok(Entry { position, at, name, dtype, shape, elements, begin, end })
+    }
+}
+
+/// The header's tensor entries, in order, each parsed and checked as it is
+/// reached; `__metadata__` is checked and passed over. After an error the
+/// iterator ends.
+#[derive(Clone)]
+pub(super) struct Entries<'a> {
+    parser: Parser<'a>,
+    state: State,
+    count: usize,
+    metadata_seen: bool,
+}
+
+/// Where [`Entries`] is in the header's object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Before the opening `{`.
+    Start,
+    /// Before a key.
+    Key,
+    /// After a value: before `,` or the closing `}`.
+    Separator,
+    /// After the closing `}`: only whitespace may follow.
+    End,
+    /// Finished, or failed.
+    Done,
+}
+
+impl<'a> Entries<'a> {
+    pub(super) fn new(header: &'a str) -> Self {
+        Entries {
+            parser: Parser { text: header, pos: 0 },
+            state: State::Start,
+            count: 0,
+            metadata_seen: false,
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<Entry<'a>>, Error> {
+        let parser = &mut self.parser;
+        loop {
+            match self.state {
+                State::Done => return Ok(None),
+                State::Start => {
+                    if parser.peek() != Some(b'{') {
+                        return Err(parser.error("the header must start with '{'"));
+                    }
+                    let nonempty = parser.open(b'{', b'}', "the header must be a JSON object")?;
+                    self.state = if nonempty { State::Key } else { State::End };
+                }
+                State::Separator => {
+                    let more = parser.more(b'}', "expected ',' or '}' after a header entry")?;
+                    self.state = if more { State::Key } else { State::End };
+                }
+                State::End => {
+                    parser.skip_whitespace();
+                    if parser.pos != parser.text.len() {
+                        return Err(parser.error("unexpected bytes after the header's JSON object"));
+                    }
+                    self.state = State::Done;
+                }
+                State::Key => {
+                    parser.skip_whitespace();
+                    let key_at = parser.pos;
+                    let key = parser.string("expected a string key")?;
+                    parser.expect(b':', "expected ':'")?;
+                    self.state = State::Separator;
+                    if key.eq_str("__metadata__") {
+                        if self.metadata_seen {
+                            return Err(Error::InvalidHeader {
+                                offset: key_at,
+                                reason: "__metadata__ appears twice",
+                            });
+                        }
+                        self.metadata_seen = true;
+                        parser.metadata()?;
+                    } else {
+                        let entry = parser.tensor(self.count, key_at, key)?;
+                        self.count += 1;
+                        return Ok(Some(entry));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = Result<Entry<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let step = self.step();
+        if step.is_err() {
+            self.state = State::Done;
+        }
+        step.transpose()
     }
 }
 
@@ -320,39 +420,10 @@ pub(super) fn for_each_entry<'a>(
     header: &'a str,
     mut f: impl FnMut(Entry<'a>) -> Result<(), Error>,
 ) -> Result<usize, Error> {
-    let mut parser = Parser { text: header, pos: 0 };
-    if parser.peek() != Some(b'{') {
-        return Err(parser.error("the header must start with '{'"));
-    }
-    let (mut count, mut metadata_seen) = (0, false);
-    if parser.open(b'{', b'}', "the header must be a JSON object")? {
-        loop {
-            parser.skip_whitespace();
-            let key_at = parser.pos;
-            let key = parser.string("expected a string key")?;
-            parser.expect(b':', "expected ':'")?;
-            if key.eq_str("__metadata__") {
-                if metadata_seen {
-                    return Err(Error::InvalidHeader {
-                        offset: key_at,
-                        reason: "__metadata__ appears twice",
-                    });
-                }
-                metadata_seen = true;
-                parser.metadata()?;
-            } else {
-                let entry = parser.tensor(count, key)?;
-                f(entry)?;
-                count += 1;
-            }
-            if !parser.more(b'}', "expected ',' or '}' after a header entry")? {
-                break;
-            }
-        }
-    }
-    parser.skip_whitespace();
-    if parser.pos != header.len() {
-        return Err(parser.error("unexpected bytes after the header's JSON object"));
+    let mut count = 0;
+    for entry in Entries::new(header) {
+        f(entry?)?;
+        count += 1;
     }
     Ok(count)
 }

@@ -59,12 +59,16 @@
 //!
 //! # What a reader checks
 //!
-//! Everything, and every failure is an [`Error`]: the header length fits the
-//! file ([`Error::HeaderLength`]); the header is UTF-8, well-formed JSON and of
+//! Everything, and every failure is an [`Error`]: the header is at most
+//! [`MAX_HEADER_LEN`] (100 MB) long, as in the reference implementation
+//! ([`Error::HeaderTooLarge`]), and its length fits the file
+//! ([`Error::HeaderLength`]); the header is UTF-8, well-formed JSON and of
 //! the format's shape: an object of tensor entries, each with exactly
 //! `dtype` (a string), `shape` (non-negative integers) and `data_offsets`
-//! (two non-negative integers), names not repeated, `__metadata__` at most
-//! once and of strings ([`Error::InvalidHeader`], with the byte offset);
+//! (two non-negative integers), `__metadata__` at most once and of strings
+//! ([`Error::InvalidHeader`], with the byte offset; a key repeated inside
+//! `__metadata__` is allowed, as the reference allows it); no tensor name
+//! appears twice ([`Error::DuplicateTensor`], with the byte offset);
 //! every dtype is a safetensors dtype, and the model's tensors are `F16`,
 //! `BF16`, `F32` or `F64` ([`Error::UnsupportedDtype`]); every tensor's
 //! offsets are ordered, inside the data and exactly `dtype size × elements`
@@ -77,15 +81,25 @@
 //! ([`Error::NonFiniteWeight`]). The model is changed only after all of this
 //! passed.
 //!
+//! When the names of the file and the model differ, the error names one of
+//! each (the file's tensor the model has no place for, and the model's
+//! tensor the file does not hold) and the [`Names`] that produced the
+//! model's. A file that holds the model's tensors and others besides (a
+//! larger model's checkpoint, buffers of a `state_dict`) loads with
+//! [`read_skipping_extra`] or [`load_skipping_extra`], which skip the others
+//! and say which they skipped ([`Skipped`]).
+//!
 //! Values are converted to the model's scalar type: `F16`, `BF16` and `F32`
 //! exactly, `F64` into an `f32` model by rounding to nearest. The parser
 //! keeps no state beyond a few integers: it reads the header several times
-//! (a handful of passes per layer) instead of building a table of it.
+//! (a handful of passes per layer, and one per skipped tensor) instead of
+//! building a table of it.
 
 mod dtype;
 mod header;
 mod json;
 mod names;
+mod skipped;
 
 pub use crate::error::tensor::{Shape, TensorName};
 pub use names::Names;
@@ -95,14 +109,21 @@ use crate::model::Architecture;
 use crate::weights::{check_finite, Storable};
 use dtype::{dtype_info, Dtype};
 use header::{padded_header_len, write_header, Out};
-use json::{for_each_entry, Entry};
+use json::{for_each_entry, Entries, Entry, JsonStr};
 use names::{expected, for_each_expected, ExpectedName};
 use num_traits::Float;
+pub use skipped::{NameInFile, Skipped, SkippedNames};
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
+
+/// The largest header the readers accept, in bytes: 100 MB, the limit of the
+/// reference implementation (the `safetensors` crate and Python package).
+/// A longer header is an [`Error::HeaderTooLarge`], checked before anything
+/// else in the header is read.
+pub const MAX_HEADER_LEN: usize = 100_000_000;
 
 /// Splits a file into its header (as text) and its data.
 fn split(bytes: &[u8]) -> Result<(&str, &[u8]), Error> {
@@ -110,6 +131,9 @@ fn split(bytes: &[u8]) -> Result<(&str, &[u8]), Error> {
         return Err(Error::Truncated { format: "safetensors", needed: 8, len: bytes.len() });
     };
     let header_len = u64::from_le_bytes(*length);
+    if header_len > MAX_HEADER_LEN as u64 {
+        return Err(Error::HeaderTooLarge { header_len, limit: MAX_HEADER_LEN as u64 });
+    }
     let header_end = usize::try_from(header_len).ok().filter(|&n| n <= rest.len());
     let Some(header_end) = header_end else {
         return Err(Error::HeaderLength { header_len, available: rest.len() });
@@ -143,22 +167,65 @@ fn check_entry(entry: &Entry<'_>, data_len: u64) -> Result<Option<Dtype>, Error>
     Ok(ours)
 }
 
-/// The single entry named `name`.
-fn find<'a>(header: &'a str, name: ExpectedName<'_>) -> Result<Entry<'a>, Error> {
-    let mut found: Option<Entry<'a>> = None;
-    for_each_entry(header, |entry| {
-        if name.matches(entry.name) {
-            if found.is_some() {
-                return Err(Error::InvalidName {
-                    name: entry.name.to_name(),
-                    reason: "appears twice in the header",
-                });
-            }
-            found = Some(entry);
+/// The first entry named `name`, if there is one.
+fn find<'a>(header: &'a str, name: ExpectedName<'_>) -> Option<Entry<'a>> {
+    Entries::new(header).filter_map(Result::ok).find(|entry| name.matches(entry.name))
+}
+
+/// Whether `name` (from the file) is one of the model's tensors.
+fn expects<M: Architecture>(names: Names<'_>, name: JsonStr<'_>) -> bool {
+    let mut known = false;
+    for_each_expected::<M>(names, |_, e| known |= e.name.matches(name));
+    known
+}
+
+/// The first of the model's tensor names the header does not hold.
+fn first_missing<M: Architecture>(header: &str, names: Names<'_>) -> Option<TensorName> {
+    let mut missing = None;
+    for_each_expected::<M>(names, |_, e| {
+        if missing.is_none() && find(header, e.name).is_none() {
+            missing = Some(TensorName::from_display(e.name));
+        }
+    });
+    missing
+}
+
+/// The first tensor of the header the model has no place for.
+fn first_unexpected<M: Architecture>(header: &str, names: Names<'_>) -> Option<TensorName> {
+    Entries::new(header)
+        .filter_map(Result::ok)
+        .find(|entry| !expects::<M>(names, entry.name))
+        .map(|entry| entry.name.to_name())
+}
+
+/// Checks that no other entry of the header has `entry`'s name, or data
+/// overlapping its data.
+fn check_apart(header: &str, entry: &Entry<'_>) -> Result<(), Error> {
+    for_each_entry(header, |other| {
+        if other.position == entry.position {
+            return Ok(());
+        }
+        if other.name.chars().eq(entry.name.chars()) {
+            return Err(Error::DuplicateTensor {
+                name: entry.name.to_name(),
+                offset: other.at.max(entry.at),
+            });
+        }
+        let overlap = other.begin < entry.end
+            && entry.begin < other.end
+            && other.begin < other.end
+            && entry.begin < entry.end;
+        if overlap {
+            return Err(Error::InvalidOffsets {
+                name: entry.name.to_name(),
+                begin: entry.begin,
+                end: entry.end,
+                reason: "they overlap another tensor's data",
+            });
         }
         Ok(())
-    })?;
-    found.ok_or_else(|| Error::MissingTensor { name: TensorName::from_display(name) })
+    })
+    .map(|_| ())
 }
 
 /// Reads a model of type `M` from a safetensors file.
@@ -170,7 +237,9 @@ fn find<'a>(header: &'a str, name: ExpectedName<'_>) -> Result<Entry<'a>, Error>
 ///
 /// Every check in the [module documentation](self#what-a-reader-checks),
 /// plus [`Error::NameCount`] and [`Error::InvalidName`] for explicit names
-/// that do not fit the model.
+/// that do not fit the model. A tensor the model has no place for is an
+/// [`Error::UnexpectedTensor`]; [`read_skipping_extra`] skips such tensors
+/// instead.
 pub fn read<M: Architecture>(bytes: &[u8], names: Names<'_>) -> Result<M, Error>
 where
     M::Scalar: Storable,
@@ -190,21 +259,145 @@ pub fn load<M: Architecture>(model: &mut M, bytes: &[u8], names: Names<'_>) -> R
 where
     M::Scalar: Storable,
 {
+    load_checked(model, bytes, names, Extra::Refuse).map(|_| ())
+}
+
+/// Reads a model of type `M` from a safetensors file that may hold other
+/// tensors too, and says which it skipped.
+///
+/// As [`read`], except that a tensor the model has no place for is skipped
+/// instead of refused (as PyTorch's `load_state_dict(strict=False)` does;
+/// unlike it, every tensor the model needs must still be there). The
+/// returned [`Skipped`] counts the skipped tensors and lists their names.
+/// See [`load_skipping_extra`] for when skipping is right, and an example.
+///
+/// # Errors
+///
+/// As [`read`], without [`Error::UnexpectedTensor`]. The skipped tensors
+/// are checked as the model's are (a safetensors dtype, offsets inside the
+/// data and apart from every other tensor's, names not repeated), but their
+/// values are not read.
+pub fn read_skipping_extra<'a, M: Architecture>(
+    bytes: &'a [u8],
+    names: Names<'a>,
+) -> Result<(M, Skipped<'a>), Error>
+where
+    M::Scalar: Storable,
+{
+    let mut model = M::zeroed();
+    let skipped = load_skipping_extra(&mut model, bytes, names)?;
+    Ok((model, skipped))
+}
+
+/// Overwrites `model`'s parameters with the tensors of a safetensors file
+/// that may hold other tensors too, and says which it skipped.
+///
+/// The strict readers, [`read`] and [`load`], refuse a file holding a tensor
+/// the model has no place for ([`Error::UnexpectedTensor`]), as PyTorch's
+/// `load_state_dict(strict=True)` does: an extra tensor usually means that
+/// the file is of another model. Sometimes it is not, and this function
+/// skips such tensors instead: a checkpoint whose first layers are the
+/// model (a feature extractor, the encoder of an autoencoder), or a
+/// `state_dict` that also holds buffers (constants registered with
+/// `register_buffer`). It returns the skipped tensors, counted and named
+/// ([`Skipped`]), so that the choice stays visible. Every tensor the model
+/// needs must still be in the file ([`Error::MissingTensor`]).
+///
+/// Skipping is right only when the skipped tensors take no part in the
+/// computation the model's type describes. A normalisation module's
+/// running statistics (`running_mean`, `running_var` of an
+/// `nn.BatchNorm1d`) do: in evaluation mode they scale every output, so a
+/// model loaded without them computes something else than PyTorch's. Fold
+/// such a module into the `nn.Linear` before it, in PyTorch, before saving.
+///
+/// ```
+/// use backprop::prelude::*;
+/// use backprop::safetensors::{self, Names};
+///
+/// // PyTorch: nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3)).
+/// // Its first two layers, as a feature extractor:
+/// type Features = (Dense<4, 16, Tanh>, Dense<16, 8, ReLU>);
+/// let file = include_bytes!("../../tests/fixtures/pytorch_mlp.safetensors");
+///
+/// // Strict by default: the last layer's `4.weight` and `4.bias` have no place in the model.
+/// let strict = safetensors::read::<Features>(file, Names::Sequential);
+/// assert!(matches!(strict, Err(Error::UnexpectedTensor { .. })));
+///
+/// let mut features = Features::zeroed();
+/// let skipped = safetensors::load_skipping_extra(&mut features, file, Names::Sequential)?;
+/// assert_eq!(skipped.len(), 2);
+/// for name in skipped {
+///     println!("skipped {name}"); // skipped 4.bias, skipped 4.weight
+/// }
+/// assert!(skipped.names().eq(["4.bias", "4.weight"]));
+/// # Ok::<(), backprop::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// As [`read_skipping_extra`]. The whole file is checked before the model is
+/// changed: on an error the model is as it was.
+pub fn load_skipping_extra<'a, M: Architecture>(
+    model: &mut M,
+    bytes: &'a [u8],
+    names: Names<'a>,
+) -> Result<Skipped<'a>, Error>
+where
+    M::Scalar: Storable,
+{
+    let (header, count) = load_checked(model, bytes, names, Extra::Skip)?;
+    Ok(Skipped::new(header, names, expects::<M>, count))
+}
+
+/// What a reader does with a tensor the model has no place for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Extra {
+    /// [`Error::UnexpectedTensor`].
+    Refuse,
+    /// Checks it like the model's tensors, and counts it.
+    Skip,
+}
+
+/// Checks the whole file and then loads it into `model`; returns the header
+/// and the number of tensors skipped.
+fn load_checked<'b, M: Architecture>(
+    model: &mut M,
+    bytes: &'b [u8],
+    names: Names<'_>,
+    extra: Extra,
+) -> Result<(&'b str, usize), Error>
+where
+    M::Scalar: Storable,
+{
     names.check::<M>()?;
     let (header, data) = split(bytes)?;
     let data_len = data.len() as u64;
 
-    // Pass 1: the header is well-formed, every entry consistent and one of
-    // the model's tensors.
+    // Pass 1: the header is well-formed, every entry consistent with the
+    // data section.
     let mut covered: u64 = 0;
     for_each_entry(header, |entry| {
         check_entry(&entry, data_len)?;
-        let mut known = false;
-        for_each_expected::<M>(names, |_, e| known |= e.name.matches(entry.name));
-        if !known {
-            return Err(Error::UnexpectedTensor { name: entry.name.to_name() });
-        }
         covered = covered.saturating_add(entry.end - entry.begin);
+        Ok(())
+    })?;
+
+    // Pass 2: every entry is one of the model's tensors, or is skipped (then
+    // its name is not repeated and its data overlaps no other's).
+    let mut skipped = 0;
+    for_each_entry(header, |entry| {
+        if expects::<M>(names, entry.name) {
+            return Ok(());
+        }
+        if extra == Extra::Refuse {
+            return Err(Error::UnexpectedTensor {
+                name: entry.name.to_name(),
+                missing: first_missing::<M>(header, names),
+                naming: names.label(),
+            });
+        }
+        check_apart(header, &entry)?;
+        skipped += 1;
         Ok(())
     })?;
 
@@ -212,7 +405,13 @@ where
     // the layer's shape, overlapping no other tensor, finite.
     for t in 0..2 * M::LAYERS {
         let Some(expected) = expected::<M>(names, t) else { break };
-        let entry = find(header, expected.name)?;
+        let Some(entry) = find(header, expected.name) else {
+            return Err(Error::MissingTensor {
+                name: TensorName::from_display(expected.name),
+                unexpected: first_unexpected::<M>(header, names),
+                naming: names.label(),
+            });
+        };
         let dtype = match check_entry(&entry, data_len)? {
             Some(dtype) => dtype,
             None => {
@@ -229,22 +428,7 @@ where
                 found: entry.shape,
             });
         }
-        for_each_entry(header, |other| {
-            let overlap = other.position != entry.position
-                && other.begin < entry.end
-                && entry.begin < other.end
-                && other.begin < other.end
-                && entry.begin < entry.end;
-            if overlap {
-                return Err(Error::InvalidOffsets {
-                    name: entry.name.to_name(),
-                    begin: entry.begin,
-                    end: entry.end,
-                    reason: "they overlap another tensor's data",
-                });
-            }
-            Ok(())
-        })?;
+        check_apart(header, &entry)?;
         let mut values = tensor_values::<M::Scalar>(data, &entry, dtype);
         if let Some(index) = values.position(|x| !x.is_finite()) {
             return Err(Error::NonFiniteWeight { layer: expected.layer, tensor: expected.kind, index });
@@ -258,7 +442,7 @@ where
     // tensor above.)
     let mut t = 0;
     model.for_each_tensor_mut(|tensor| {
-        if let Some(Ok(entry)) = expected::<M>(names, t).map(|e| find(header, e.name)) {
+        if let Some(entry) = expected::<M>(names, t).and_then(|e| find(header, e.name)) {
             let dtype = dtype_info(entry.dtype).and_then(|(_, ours)| ours).unwrap_or(Dtype::F32);
             for (x, value) in tensor.iter_mut().zip(tensor_values(data, &entry, dtype)) {
                 *x = value;
@@ -266,7 +450,7 @@ where
         }
         t += 1;
     });
-    Ok(())
+    Ok((header, skipped))
 }
 
 /// The values of a checked entry, converted to `T`.
@@ -358,33 +542,48 @@ where
 ///
 /// # Errors
 ///
-/// The file system's errors, and those of [`write`](fn@write) as an
-/// [`std::io::ErrorKind::InvalidInput`] error wrapping the [`Error`].
+/// Those of [`write`](fn@write), and [`Error::Io`] if the file cannot be
+/// written (with the path and what the file system said).
 #[cfg(feature = "std")]
 pub fn save_file<M: Architecture>(
     model: &M,
     names: Names<'_>,
     path: impl AsRef<std::path::Path>,
-) -> std::io::Result<()>
+) -> Result<(), Error>
 where
     M::Scalar: Storable,
 {
-    let bytes = to_vec(model, names).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-    std::fs::write(path, bytes)
+    let path = path.as_ref();
+    let bytes = to_vec(model, names)?;
+    std::fs::write(path, bytes).map_err(|e| Error::io("writing", path, &e))
 }
 
 /// Reads a model of type `M` from the safetensors file at `path`.
 ///
+/// ```no_run
+/// use backprop::prelude::*;
+/// use backprop::safetensors::{self, Names};
+///
+/// type Net = (Dense<4, 16, Tanh>, Dense<16, 3, Identity>);
+///
+/// fn main() -> Result<(), backprop::Error> {
+///     let net: Net = safetensors::read_file("net.safetensors", Names::Sequential)?;
+///     // A missing file: "reading `net.safetensors`: no such file or directory (os error 2)"
+///     # let _ = net;
+///     Ok(())
+/// }
+/// ```
+///
 /// # Errors
 ///
-/// The file system's errors, and those of [`read`] as an
-/// [`std::io::ErrorKind::InvalidData`] error wrapping the [`Error`]
-/// (`err.get_ref()` and `downcast_ref::<backprop::Error>()` recover it).
+/// Those of [`read`], and [`Error::Io`] if the file cannot be read (with
+/// the path and what the file system said).
 #[cfg(feature = "std")]
-pub fn read_file<M: Architecture>(path: impl AsRef<std::path::Path>, names: Names<'_>) -> std::io::Result<M>
+pub fn read_file<M: Architecture>(path: impl AsRef<std::path::Path>, names: Names<'_>) -> Result<M, Error>
 where
     M::Scalar: Storable,
 {
-    let bytes = std::fs::read(path)?;
-    read(&bytes, names).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    let path = path.as_ref();
+    let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, &e))?;
+    read(&bytes, names)
 }

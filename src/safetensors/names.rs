@@ -13,12 +13,21 @@ use core::fmt::{self, Write as _};
 ///
 /// The model's tensors are, for each `Dense` layer in forward order, its
 /// weight (shape `[OUT, IN]`) and its bias (shape `[OUT]`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The default is [`Names::Sequential`]:
+///
+/// ```
+/// use backprop::safetensors::Names;
+///
+/// assert_eq!(Names::default(), Names::Sequential);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Names<'a> {
     /// PyTorch's `nn.Sequential` `state_dict` names, `0.weight`, `0.bias`,
     /// `2.weight`, ...: activation modules take an index too, except
     /// [`Identity`], which stands for no module (see the
-    /// [module documentation](crate::safetensors#names)).
+    /// [module documentation](crate::safetensors#names)). The default.
+    #[default]
     Sequential,
     /// One prefix per layer: layer `k`'s tensors are `{prefix[k]}.weight` and
     /// `{prefix[k]}.bias`, as an `nn.Linear` attribute named `prefix[k]`.
@@ -28,25 +37,34 @@ pub enum Names<'a> {
 }
 
 impl Names<'_> {
+    /// This naming as errors name it: `"Names::Sequential"`, ...
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Names::Sequential => "Names::Sequential",
+            Names::Layers(_) => "Names::Layers",
+            Names::Tensors(_) => "Names::Tensors",
+        }
+    }
+
     /// Checks the names against a model of type `M`: the right number, none
     /// repeated, none equal to `__metadata__`.
     pub(super) fn check<M: Architecture>(self) -> Result<(), Error> {
-        let (given, needed) = match self {
+        let (given, needed, twice) = match self {
             Names::Sequential => return Ok(()),
-            Names::Layers(prefixes) => (prefixes, M::LAYERS),
-            Names::Tensors(names) => (names, 2 * M::LAYERS),
+            Names::Layers(prefixes) => (prefixes, M::LAYERS, "appears twice in Names::Layers"),
+            Names::Tensors(names) => (names, 2 * M::LAYERS, "appears twice in Names::Tensors"),
         };
         if given.len() != needed {
-            return Err(Error::NameCount { expected: needed, found: given.len() });
+            return Err(Error::NameCount { naming: self.label(), expected: needed, found: given.len() });
         }
         for (k, name) in given.iter().enumerate() {
             if given[..k].contains(name) {
-                return Err(Error::InvalidName { name: TensorName::new(name), reason: "appears twice" });
+                return Err(Error::InvalidName { name: TensorName::new(name), reason: twice });
             }
             if matches!(self, Names::Tensors(_)) && *name == "__metadata__" {
                 return Err(Error::InvalidName {
                     name: TensorName::new(name),
-                    reason: "is reserved for the header's metadata",
+                    reason: "is reserved for the header's metadata (Names::Tensors)",
                 });
             }
         }
