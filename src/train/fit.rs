@@ -170,8 +170,8 @@ where
     let mut history =
         History { epochs: Vec::with_capacity(options.epochs), best_epoch: 0, stopped: StopReason::Completed };
 
-    for epoch in 0..options.epochs {
-        let learning_rate = options.schedule.learning_rate(initial_lr, epoch);
+    // The schedule's rates in epoch order: one multiplication per decay in all.
+    for (epoch, learning_rate) in options.schedule.rates(initial_lr).take(options.epochs).enumerate() {
         if options.shuffle {
             fisher_yates(order.len(), rng, |i, j| order.swap(i, j));
         }
