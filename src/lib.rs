@@ -128,6 +128,7 @@
 //! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`) and the measured rule `gemm_pays` |
 //! | weights in and out | [`weights`] (the crate's checksummed format) and [`safetensors`] (PyTorch's), both without an allocator |
 //! | initialisation, checking | [`init`] (Glorot, He), [`gradcheck`] (finite differences) |
+//! | data | [`samples`]: rows of numbers and CSV lines into `[T; N]` samples, with errors that name the row |
 //! | errors | [`Error`] ([`error`]) |
 //!
 //! How a layer runs (instruction sets, the dispatch, the matrix products,
@@ -195,6 +196,7 @@ pub mod optim;
 mod params;
 mod passes;
 pub mod safetensors;
+pub mod samples;
 mod simd;
 mod step;
 pub mod train;
