@@ -1,6 +1,7 @@
 //! What the examples share: loading the CSV data sets in `data/` (each line
-//! through `backprop::samples::parse_labelled_row`), and (in [`plot`])
-//! drawing their pictures.
+//! through `backprop::samples::parse_labelled_row`), random numbers from the
+//! crate's re-exported `backprop::rand`, and (in [`plot`]) drawing their
+//! pictures.
 //!
 //! Shared by the examples (and the `fit` bench) through `mod common;` (with a
 //! `#[path]` from `benches/`). Cargo only builds `examples/*.rs` and
@@ -14,6 +15,7 @@
 // Each user of this module needs only part of it.
 #![allow(dead_code)]
 
+use backprop::rand::Rng;
 use backprop::samples;
 use std::error::Error;
 use std::fs;
@@ -186,12 +188,12 @@ impl<const F: usize> Standardiser<F> {
 }
 
 /// A uniform random number in `[0, 1)`, from the generator's top 53 bits.
-pub fn uniform<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+pub fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A standard normal random number, by the Box–Muller transform.
-pub fn normal<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+pub fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     let u = 1.0 - uniform(rng); // in (0, 1]: its logarithm is finite
     let v = uniform(rng);
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
