@@ -210,29 +210,25 @@ mod tests {
         (0..decays).fold(initial, |lr, _| lr * gamma)
     }
 
-    const GAMMAS: [f64; 15] = [
+    const GAMMAS: [f64; 11] = [
         0.1,
-        0.5,
         1.0 / 3.0,
-        0.7,
+        0.5,
         0.9,
-        0.95,
         0.99,
-        0.999,
         0.9999,
         1.0 - f64::EPSILON / 2.0, // the largest below 1
         1.0,
-        1.0001,
         1.01,
         1.5,
         2.0,
     ];
 
-    /// Every epoch below 1200 (in which 0.1, 1/3, 0.5 and 2 take 0.1 to 0
+    /// Every epoch below 1100 (in which 0.1, 1/3, 0.5 and 2 take 0.1 to 0
     /// or an infinity, and 1.5 takes `f64::MAX` to one) and 14 more spread
     /// up to 10⁵.
     fn epochs() -> impl Iterator<Item = usize> {
-        (0..1200).chain((0..12).map(|k| 1200 + k * 8311)).chain([99_999, 100_000])
+        (0..1100).chain((0..12).map(|k| 1100 + k * 8311)).chain([99_999, 100_000])
     }
 
     #[test]
