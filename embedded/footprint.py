@@ -10,13 +10,32 @@ predictions). The difference is split by symbol into
   - libm: the float functions the net calls (tanhf, expf, expm1f, sqrtf),
   - compiler builtins: memcpy, memset and soft-float helpers.
 
-Usage: footprint.py TARGET [TARGET ...]   (after building both binaries in
-release mode for each target). With --max-library BYTES it fails if the
-library code on the first target is larger.
+Usage: footprint.py [--target-dir DIR] [--max-library BYTES] TARGET [TARGET ...]
+(after building both binaries in release mode for each target). The binaries
+are looked for where cargo puts this workspace's builds: DIR if given, else
+the `target_directory` of `cargo metadata` (which honours CARGO_TARGET_DIR and
+`build.target-dir`). With --max-library BYTES it fails if the library code on
+the first target is larger.
 """
 
+import json
+import os
 import subprocess
 import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def target_directory():
+    """Where cargo puts this workspace's builds, as cargo itself reports it."""
+    out = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return json.loads(out)["target_directory"]
 
 
 def sections(path):
@@ -61,12 +80,19 @@ def main():
         i = args.index("--max-library")
         limit = int(args[i + 1])
         del args[i : i + 2]
+    if "--target-dir" in args:
+        i = args.index("--target-dir")
+        target_dir = args[i + 1]
+        del args[i : i + 2]
+    else:
+        target_dir = target_directory()
     failed = False
     print(f"{'target':<24}{'flash empty':>12}{'flash xor':>10}{'added':>7}{'library':>9}{'libm':>6}{'builtins':>10}{'RAM':>5}")
     for n, target in enumerate(args):
-        base = f"target/{target}/release/"
-        (empty_flash, empty_ram), (xor_flash, xor_ram) = sections(base + "footprint_empty"), sections(base + "footprint_xor")
-        empty, xor = by_kind(base + "footprint_empty"), by_kind(base + "footprint_xor")
+        base = os.path.join(target_dir, target, "release")
+        empty_path, xor_path = os.path.join(base, "footprint_empty"), os.path.join(base, "footprint_xor")
+        (empty_flash, empty_ram), (xor_flash, xor_ram) = sections(empty_path), sections(xor_path)
+        empty, xor = by_kind(empty_path), by_kind(xor_path)
         added = {k: xor[k] - empty[k] for k in xor}
         print(
             f"{target:<24}{empty_flash:>12}{xor_flash:>10}{xor_flash - empty_flash:>7}"

@@ -111,6 +111,40 @@
 //! [`Train::train_epoch`] do the same work on
 //! batches you hand them.
 //!
+//! # Random numbers
+//!
+//! Initialisation ([`Model::init`]), `fit`'s shuffling and
+//! [`train::shuffle_together`] take any generator of the `rand` crate,
+//! version 0.10 (`R: rand::Rng`). The crate re-exports that `rand` as
+//! [`backprop::rand`](rand), and the prelude brings its portable generator
+//! `Xoshiro128PlusPlus` and the `SeedableRng` trait, so you need no `rand`
+//! dependency of your own and never have to match its version:
+//!
+//! ```
+//! use backprop::activation::Tanh;
+//! use backprop::rand::rngs::Xoshiro128PlusPlus;
+//! use backprop::rand::{Rng, RngExt, SeedableRng};
+//! use backprop::{Dense, Model};
+//!
+//! // Code generic over the generator names the re-exported trait.
+//! fn fresh<R: Rng + ?Sized>(rng: &mut R) -> Dense<3, 2, Tanh> {
+//!     Model::init(rng)
+//! }
+//!
+//! let mut rng = Xoshiro128PlusPlus::seed_from_u64(42); // the same weights on every platform
+//! let net = fresh(&mut rng);
+//! let noise: f32 = rng.random_range(-0.1..0.1);
+//! assert!(noise.abs() <= 0.1 && net.weights[0][0] != 0.0);
+//! ```
+//!
+//! The re-export has `rand`'s default features off (no `StdRng`, no
+//! `rand::rng()`). To use those, add `rand = "0.10"` to your own
+//! dependencies: Cargo then builds one `rand` for both crates. A generator
+//! from `rand` 0.8 or 0.9 is a type of another crate that does not implement
+//! this `Rng`, which the compiler reports as a trait that is not implemented
+//! (for rand 0.8's `StdRng`: "the trait `DerefMut` is not implemented for
+//! `StdRng`").
+//!
 //! # The public API
 //!
 //! Everything a user names, and nothing else (the prelude brings the names
@@ -129,6 +163,8 @@
 //! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`) and the measured rule `gemm_pays` |
 //! | weights in and out | [`weights`] (the crate's checksummed format) and [`safetensors`] (PyTorch's), both without an allocator |
 //! | initialisation, checking | [`init`] (Glorot, He), [`gradcheck`] (finite differences) |
+//! | data | [`samples`]: rows of numbers and CSV lines into `[T; N]` samples, with errors that name the row |
+//! | random numbers | [`rand`]: the `rand` 0.10 the crate is built with (`Rng`, `SeedableRng`, `rngs::Xoshiro128PlusPlus`) |
 //! | errors | [`Error`] and [`Divergence`](error::Divergence) ([`error`]) |
 //!
 //! How a layer runs (instruction sets, the dispatch, the matrix products,
@@ -142,7 +178,9 @@
 //!
 //! The crate is `#![no_std]`. On a microcontroller, turn off the default
 //! features and take the float maths from `libm`:
-//! `backprop = { version = "…", default-features = false, features = ["libm"] }`.
+//! `backprop = { path = "../backprop", default-features = false, features = ["libm"] }`
+//! from a local checkout (the crate is not yet on crates.io; once it is,
+//! `version = "0.2"` instead of the path).
 //! Forward, backward, the losses, every optimizer step and the batch steps
 //! then run without an allocator; `embedded/` in the repository trains and
 //! runs nets on an emulated Cortex-M0 and Cortex-M4F, bit for bit as on the
@@ -196,6 +234,7 @@ pub mod optim;
 mod params;
 mod passes;
 pub mod safetensors;
+pub mod samples;
 mod simd;
 mod step;
 pub mod train;
@@ -212,6 +251,13 @@ pub use model::{Architecture, LayerInfo, Model};
 pub use num_traits::Float;
 pub use params::Params;
 pub use passes::{Backward, Forward};
+/// The `rand` crate (0.10) that every function taking a generator is written
+/// against, re-exported so that your generator and the crate's `Rng` trait
+/// are always of the same version: `backprop::rand::Rng`,
+/// `backprop::rand::SeedableRng`, `backprop::rand::rngs::Xoshiro128PlusPlus`.
+/// Built without `rand`'s default features (see
+/// [Random numbers](crate#random-numbers)).
+pub use rand;
 pub use train::Train;
 
 /// The README's code blocks, compiled and run as doctests.
@@ -220,7 +266,9 @@ pub use train::Train;
 pub struct ReadmeDoctests;
 
 /// Everything needed to define, initialise and train a network, plus the
-/// portable random number generator the examples use.
+/// portable random number generator the examples use and `SeedableRng` to
+/// seed it (both from [`rand`], the `rand` 0.10 the crate is
+/// built with).
 pub mod prelude {
     pub use crate::activation::{
         Activation, Elu, Gelu, GeluErf, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh,

@@ -1,5 +1,7 @@
-//! What the examples share: loading the CSV data sets in `data/` with the
-//! standard library only, and (in [`plot`]) drawing their pictures.
+//! What the examples share: loading the CSV data sets in `data/` (each line
+//! through `backprop::samples::parse_labelled_row`), random numbers from the
+//! crate's re-exported `backprop::rand`, and (in [`plot`]) drawing their
+//! pictures.
 //!
 //! Shared by the examples (and the `fit` bench) through `mod common;` (with a
 //! `#[path]` from `benches/`). Cargo only builds `examples/*.rs` and
@@ -13,6 +15,8 @@
 // Each user of this module needs only part of it.
 #![allow(dead_code)]
 
+use backprop::rand::Rng;
+use backprop::samples;
 use std::error::Error;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -35,11 +39,13 @@ pub struct Dataset<const F: usize> {
 
 impl<const F: usize> Dataset<F> {
     /// Reads a CSV file with a header line and `F + 1` columns per row: `F`
-    /// features, then the class.
+    /// features, then the class. Each row goes through
+    /// `backprop::samples::parse_labelled_row`, whose errors name the row
+    /// (counted from 0 after the header, as in the split files) and the
+    /// column; the line number is added for an editor.
     pub fn load_csv(path: &Path) -> Result<Self, Box<dyn Error>> {
         let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut lines = text.lines().enumerate();
-        let (_, header) = lines.next().ok_or_else(|| format!("{}: empty file", path.display()))?;
+        let header = text.lines().next().ok_or_else(|| format!("{}: empty file", path.display()))?;
         let columns = header.split(',').count();
         if columns != F + 1 {
             return Err(
@@ -48,23 +54,11 @@ impl<const F: usize> Dataset<F> {
         }
 
         let (mut features, mut labels) = (Vec::new(), Vec::new());
-        for (number, line) in lines {
-            if line.trim().is_empty() {
-                continue;
-            }
+        let data_lines = text.lines().enumerate().skip(1).filter(|(_, line)| !line.trim().is_empty());
+        for (row, (index, line)) in data_lines.enumerate() {
             // Line numbers as an editor shows them: the header is line 1.
-            let at = |what: String| format!("{}:{}: {what}", path.display(), number + 1);
-            let mut fields = line.split(',').map(str::trim);
-            let mut x = [0.0_f32; F];
-            for (k, value) in x.iter_mut().enumerate() {
-                let field = fields.next().ok_or_else(|| at(format!("missing column {}", k + 1)))?;
-                *value = field.parse().map_err(|e| at(format!("column {}: {field:?}: {e}", k + 1)))?;
-            }
-            let field = fields.next().ok_or_else(|| at("missing the class column".into()))?;
-            let label = field.parse().map_err(|e| at(format!("class {field:?}: {e}")))?;
-            if fields.next().is_some() {
-                return Err(at(format!("more than {} columns", F + 1)).into());
-            }
+            let (x, label) = samples::parse_labelled_row::<f32, F>(line, row)
+                .map_err(|e| format!("{}: {e} (line {})", path.display(), index + 1))?;
             features.push(x);
             labels.push(label);
         }
@@ -194,12 +188,12 @@ impl<const F: usize> Standardiser<F> {
 }
 
 /// A uniform random number in `[0, 1)`, from the generator's top 53 bits.
-pub fn uniform<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+pub fn uniform<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A standard normal random number, by the Box–Muller transform.
-pub fn normal<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
+pub fn normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     let u = 1.0 - uniform(rng); // in (0, 1]: its logarithm is finite
     let v = uniform(rng);
     (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()

@@ -62,6 +62,12 @@ impl fmt::Display for Error {
                  minimum",
                 Number(rate)
             ),
+            Error::RowLength { row, len, expected } => {
+                write!(f, "row {row} has {}, {expected} expected", count(len, "values"))
+            }
+            Error::InvalidValue { row, column, reason } => {
+                write!(f, "row {row}, column {column}: the value {reason}")
+            }
             Error::BufferTooSmall { needed, len } => {
                 write!(f, "the buffer holds {} but the weight file needs {needed}", count(len, "bytes"))
             }

@@ -110,6 +110,28 @@ pub enum Error {
         /// Which data set (`"training data"`, `"validation data"`).
         what: &'static str,
     },
+    /// A row of values does not have the number of values a sample needs
+    /// ([`samples`](crate::samples)).
+    RowLength {
+        /// Which row (numbered as the caller numbered it; from 0 in
+        /// [`from_rows`](crate::samples::from_rows)).
+        row: usize,
+        /// How many values it has.
+        len: usize,
+        /// How many a sample needs.
+        expected: usize,
+    },
+    /// A field of a row of text is not a finite number, or not a class index
+    /// ([`samples`](crate::samples)).
+    InvalidValue {
+        /// Which row (numbered as the caller numbered it).
+        row: usize,
+        /// Which field of the row (from 0).
+        column: usize,
+        /// What is wrong with it: `"is not a number"`, `"is not finite"`,
+        /// `"is not a class index (a whole number from 0)"`.
+        reason: &'static str,
+    },
     /// A hyper-parameter (learning rate, batch size, Huber threshold, ...) is
     /// out of its range.
     InvalidHyperparameter {

@@ -136,9 +136,8 @@ where
     }
     // Every epoch's rate must be a positive number in the model's scalar
     // type: a step schedule can decay it to zero, a large factor overflow it.
-    let initial = optimizer.learning_rate();
-    for epoch in 0..options.epochs {
-        let rate = options.schedule.learning_rate(initial, epoch);
+    let rates = options.schedule.rates(optimizer.learning_rate());
+    for (epoch, rate) in rates.take(options.epochs).enumerate() {
         let narrow: T = cast(rate);
         if !(rate > 0.0 && narrow > T::zero() && narrow.is_finite()) {
             return Err(Error::InvalidSchedule { epoch, rate });
@@ -209,8 +208,8 @@ where
     let mut last_finite: Box<M> = boxed_copy(model);
     let mut best: Option<(T, usize, Box<M>)> = None;
 
-    for epoch in 0..options.epochs {
-        let learning_rate = options.schedule.learning_rate(initial_lr, epoch);
+    // The schedule's rates in epoch order: one multiplication per decay in all.
+    for (epoch, learning_rate) in options.schedule.rates(initial_lr).take(options.epochs).enumerate() {
         if options.shuffle {
             fisher_yates(order.len(), rng, |i, j| order.swap(i, j));
         }
