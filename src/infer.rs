@@ -2,7 +2,7 @@
 //! and mean loss of a trained model.
 
 use crate::error::Error;
-use crate::loss::{argmax, Loss};
+use crate::loss::{argmax, Loss, Targets};
 use crate::math::count;
 use crate::model::Model;
 use crate::params::Params;
@@ -129,12 +129,10 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
     /// loss, every input finite and no output NaN: the error names the first
     /// sample that is not. (A model whose outputs overflow to infinity can
     /// still have an infinite mean loss: that is its loss.)
-    fn evaluate<L: Loss<T, N>>(
-        &self,
-        inputs: &[[T; IN]],
-        targets: &[L::Target],
-        loss: &L,
-    ) -> Result<T, Error> {
+    fn evaluate<L, Y>(&self, inputs: &[[T; IN]], targets: &[Y], loss: &L) -> Result<T, Error>
+    where
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
+    {
         check_lengths(inputs, targets, "inputs", "targets")?;
         check_targets(loss, targets)?;
         let mut sum = T::zero();

@@ -277,7 +277,7 @@ pub mod prelude {
     pub use crate::batch::Workspace;
     pub use crate::init::Init;
     pub use crate::loss::{
-        softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy,
+        softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy, Targets,
     };
     pub use crate::optim::{Adam, AdamW, Optimizer, RmsProp, Sgd, SgdMomentum};
     pub use crate::train::{Clip, EarlyStopping, EpochReport, Schedule, StopReason};

@@ -15,6 +15,31 @@ use crate::error::Error;
 use crate::math::{cast, exp, log1p_exp, log_sum_exp, max, sigmoid};
 use num_traits::Float;
 
+/// Which targets a loss takes, for a model whose outputs are `[T; N]`: a
+/// class index (`usize`) for [`SoftmaxCrossEntropy`], an array like the
+/// output (`[T; N]`) for the others.
+///
+/// It is what makes handing a loss the wrong kind of targets a compile error
+/// that says so ("`SoftmaxCrossEntropy` takes no targets of type `f32`")
+/// rather than a type mismatch that reads backwards: every entry point that
+/// takes targets requires it beside [`Loss`]. A loss of your own declares
+/// its targets in one line, `impl<T, const N: usize> Targets<MyTarget, T, N>
+/// for MyLoss {}`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` takes no targets of type `{Y}` for a model with outputs `[{T}; {N}]`",
+    label = "this loss",
+    note = "`SoftmaxCrossEntropy` takes class indices (`usize`), one per sample; `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy` and `BceWithLogits` take arrays like the output (`[{T}; {N}]`)",
+    note = "a loss of your own says which targets it takes with `impl<T, const N: usize> Targets<YourTarget, T, N> for YourLoss {{}}`"
+)]
+pub trait Targets<Y, T, const N: usize> {}
+
+impl<T: Float, const N: usize> Targets<usize, T, N> for SoftmaxCrossEntropy {}
+impl<T: Float, const N: usize> Targets<[T; N], T, N> for Mse {}
+impl<T: Float, const N: usize> Targets<[T; N], T, N> for Mae {}
+impl<T: Float, const N: usize> Targets<[T; N], T, N> for Huber {}
+impl<T: Float, const N: usize> Targets<[T; N], T, N> for BinaryCrossEntropy {}
+impl<T: Float, const N: usize> Targets<[T; N], T, N> for BceWithLogits {}
+
 /// A loss on an `N`-wide output of scalar type `T`.
 ///
 /// ```

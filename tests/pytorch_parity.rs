@@ -69,7 +69,7 @@ fn check<M, L, O, const IN: usize, const N: usize>(
     targets: impl Fn(&[f64]) -> Vec<L::Target>,
 ) where
     M: Train<f64, IN, N> + Clone,
-    L: Loss<f64, N>,
+    L: Loss<f64, N> + Targets<L::Target, f64, N>,
     O: Optimizer<M>,
 {
     let case = fixture(name);

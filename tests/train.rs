@@ -231,7 +231,7 @@ fn fit_err<M, L, O, const IN: usize, const N: usize>(
 ) -> Error
 where
     M: Model<Input = [f64; IN], Output = [f64; N]> + Params<Scalar = f64> + Clone,
-    L: Loss<f64, N>,
+    L: Loss<f64, N> + Targets<L::Target, f64, N>,
     O: Optimizer<M>,
 {
     let mut model = net.clone();

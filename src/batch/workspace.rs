@@ -5,7 +5,7 @@ extern crate alloc;
 
 use crate::error::Error;
 use crate::exec;
-use crate::loss::Loss;
+use crate::loss::{Loss, Targets};
 use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::params::Params;
@@ -91,7 +91,22 @@ where
     /// The output layer's gradient buffer receives `(1/B) ∂L_b/∂y_b` for
     /// every row `b`; the backward pass then sums over the rows, so the
     /// parameter gradients come out as means without a separate pass.
-    pub fn gradient<L: Loss<T, N>>(
+    pub fn gradient<L, Y>(
+        &mut self,
+        model: &M,
+        inputs: &[[T; IN]],
+        targets: &[Y],
+        loss: &L,
+        grads: &mut M,
+    ) -> Result<T, Error>
+    where
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
+    {
+        self.batch_gradient(model, inputs, targets, loss, grads)
+    }
+
+    /// [`gradient`](Workspace::gradient), for the crate's own callers.
+    pub(crate) fn batch_gradient<L: Loss<T, N>>(
         &mut self,
         model: &M,
         inputs: &[[T; IN]],
@@ -118,22 +133,22 @@ where
     /// (mean loss before the update returned; on a non-finite loss nothing
     /// is updated and the result is [`Error::Diverged`]).
     #[allow(clippy::too_many_arguments)]
-    pub fn train_step<L, O>(
+    pub fn train_step<L, O, Y>(
         &mut self,
         model: &mut M,
         inputs: &[[T; IN]],
-        targets: &[L::Target],
+        targets: &[Y],
         loss: &L,
         optimizer: &mut O,
         grads: &mut M,
         clip: Clip,
     ) -> Result<T, Error>
     where
-        L: Loss<T, N>,
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<M>,
     {
         step::step(model, grads, optimizer, clip, Rate::Own, |model, grads| {
-            self.gradient(model, inputs, targets, loss, grads)
+            self.batch_gradient(model, inputs, targets, loss, grads)
         })
     }
 
@@ -158,7 +173,7 @@ where
                 targets_buffer.push(*t);
             }
         }
-        let result = self.gradient(model, &gathered, targets_buffer, loss, grads);
+        let result = self.batch_gradient(model, &gathered, targets_buffer, loss, grads);
         self.gathered = gathered;
         result
     }

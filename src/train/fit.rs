@@ -227,7 +227,7 @@ where
                 match (options.shuffle, indices.first()) {
                     (false, Some(&first)) => {
                         let rows = first..first + indices.len();
-                        workspace.gradient(model, &inputs[rows.clone()], &targets[rows], loss, grads)
+                        workspace.batch_gradient(model, &inputs[rows.clone()], &targets[rows], loss, grads)
                     }
                     _ => workspace.gradient_of_rows(
                         model,

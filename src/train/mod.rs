@@ -41,7 +41,7 @@ pub use schedule::{EarlyStopping, Schedule};
 pub use shuffle::shuffle_together;
 
 use crate::error::Error;
-use crate::loss::Loss;
+use crate::loss::{Loss, Targets};
 use crate::math::count;
 use crate::model::Model;
 use crate::optim::Optimizer;
@@ -92,12 +92,10 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     ///
     /// [`fit`](Train::fit) does this itself; a training loop built on
     /// [`train_step`](Train::train_step) calls it once per data set.
-    fn check_data<L: Loss<T, N>>(
-        &self,
-        inputs: &[[T; IN]],
-        targets: &[L::Target],
-        loss: &L,
-    ) -> Result<(), Error> {
+    fn check_data<L, Y>(&self, inputs: &[[T; IN]], targets: &[Y], loss: &L) -> Result<(), Error>
+    where
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
+    {
         check_data(loss, inputs, targets, "data set")
     }
 
@@ -109,17 +107,17 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// the result is [`Error::Diverged`] (epoch and batch 0). Inputs and
     /// targets are not checked for finiteness here (that is [`fit`](Train::fit)'s
     /// job, once per data set); their lengths are.
-    fn train_step<L, O>(
+    fn train_step<L, O, Y>(
         &mut self,
         inputs: &[[T; IN]],
-        targets: &[L::Target],
+        targets: &[Y],
         loss: &L,
         optimizer: &mut O,
         grads: &mut Self,
         clip: Clip,
     ) -> Result<T, Error>
     where
-        L: Loss<T, N>,
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<Self>,
     {
         check_lengths(inputs, targets, "inputs", "targets")?;
@@ -137,10 +135,10 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// last finite step only if the divergence shows in the loss; use
     /// [`fit`](Train::fit) for the full guarantee.
     #[allow(clippy::too_many_arguments)]
-    fn train_epoch<L, O>(
+    fn train_epoch<L, O, Y>(
         &mut self,
         inputs: &[[T; IN]],
-        targets: &[L::Target],
+        targets: &[Y],
         loss: &L,
         optimizer: &mut O,
         grads: &mut Self,
@@ -148,7 +146,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         clip: Clip,
     ) -> Result<T, Error>
     where
-        L: Loss<T, N>,
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<Self>,
     {
         check_lengths(inputs, targets, "inputs", "targets")?;
@@ -196,18 +194,18 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// a matrix product, whose kernel `matrixmultiply` picks per CPU).
     #[cfg(feature = "alloc")]
     #[allow(clippy::result_large_err)] // returned once per training run
-    fn fit<L, O, R>(
+    fn fit<L, O, R, Y>(
         &mut self,
         inputs: &[[T; IN]],
-        targets: &[L::Target],
+        targets: &[Y],
         loss: &L,
         optimizer: &mut O,
-        options: FitOptions<'_, T, IN, L::Target>,
+        options: FitOptions<'_, T, IN, Y>,
         rng: &mut R,
     ) -> Result<History<T>, FitError<T>>
     where
         T: 'static,
-        L: Loss<T, N>,
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<Self>,
         R: Rng + ?Sized,
     {
@@ -220,19 +218,19 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// ([`StopReason::Callback`]).
     #[cfg(feature = "alloc")]
     #[allow(clippy::result_large_err, clippy::too_many_arguments)]
-    fn fit_with<L, O, R>(
+    fn fit_with<L, O, R, Y>(
         &mut self,
         inputs: &[[T; IN]],
-        targets: &[L::Target],
+        targets: &[Y],
         loss: &L,
         optimizer: &mut O,
-        options: FitOptions<'_, T, IN, L::Target>,
+        options: FitOptions<'_, T, IN, Y>,
         rng: &mut R,
         mut on_epoch: impl FnMut(&EpochReport<T>) -> ControlFlow<()>,
     ) -> Result<History<T>, FitError<T>>
     where
         T: 'static,
-        L: Loss<T, N>,
+        L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<Self>,
         R: Rng + ?Sized,
     {
