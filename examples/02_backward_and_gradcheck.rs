@@ -104,11 +104,11 @@ fn main() {
     for (k, name) in names.enumerate() {
         let theta = net.param(k).unwrap_or(f64::NAN);
         let mut loss_at = |value: f64| {
-            probe.set_param(k, value);
+            assert!(probe.set_param(k, value), "parameter {k} exists");
             Mse.loss(&probe.forward(&x), &t)
         };
         let numeric = (loss_at(theta + h) - loss_at(theta - h)) / (2.0 * h);
-        probe.set_param(k, theta);
+        assert!(probe.set_param(k, theta), "parameter {k} exists");
         let (hand, library) = (by_hand.param(k).unwrap_or(f64::NAN), grads.param(k).unwrap_or(f64::NAN));
         worst = worst.max((hand - library).abs()).max((library - numeric).abs());
         println!("{name:<11} {hand:+.8}   {library:+.8}   {numeric:+.8}");

@@ -100,11 +100,15 @@ where
     let mut probe = model.clone();
     for k in 0..M::PARAMS {
         let theta = model.param(k).unwrap_or_else(T::nan);
+        // `k < PARAMS`, so every `set_param` sets (a NaN loss otherwise).
         let numeric = derivative(theta, step, |v| {
-            probe.set_param(k, v);
-            loss.loss(&probe.forward(input), target)
+            if probe.set_param(k, v) {
+                loss.loss(&probe.forward(input), target)
+            } else {
+                T::nan()
+            }
         });
-        probe.set_param(k, theta);
+        let _restored = probe.set_param(k, theta);
         record(Location::Param(k), grads.param(k).unwrap_or_else(T::nan), numeric);
     }
 

@@ -1,12 +1,12 @@
 //! Inference over data sets: [`Infer`], the predictions, classes, accuracy
 //! and mean loss of a trained model.
 
+use crate::check::{check_lengths, check_targets};
 use crate::error::Error;
 use crate::loss::{argmax, Loss, Targets};
 use crate::math::count;
 use crate::model::Model;
 use crate::params::Params;
-use crate::train::data::{check_lengths, check_targets};
 use num_traits::Float;
 
 #[cfg(feature = "alloc")]
@@ -126,9 +126,8 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
     }
 
     /// The mean loss over a data set. Every target must be valid for the
-    /// loss, every input finite and no output NaN: the error names the first
-    /// sample that is not. (A model whose outputs overflow to infinity can
-    /// still have an infinite mean loss: that is its loss.)
+    /// loss, every input finite, every output finite and every sample's loss
+    /// finite: the error names the first sample that is not.
     fn evaluate<L, Y>(&self, inputs: &[[T; IN]], targets: &[Y], loss: &L) -> Result<T, Error>
     where
         L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
@@ -139,8 +138,8 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
         for (sample, (x, t)) in inputs.iter().zip(targets).enumerate() {
             check_input(x, sample)?;
             let y = self.forward(x);
-            check_output(&y, sample)?;
-            sum = sum + loss.loss(&y, t);
+            check_finite_output(&y, sample)?;
+            sum = sum + finite_loss(loss.loss(&y, t), sample)?;
         }
         Ok(sum / count(inputs.len()))
     }
@@ -154,11 +153,39 @@ fn check_input<T: Float, const IN: usize>(x: &[T; IN], sample: usize) -> Result<
     }
 }
 
-/// `Ok` if no element of the output of `sample` is NaN.
+/// `Ok` if no element of the output of `sample` is NaN (`classify`: an
+/// infinite logit still has a class).
 fn check_output<T: Float, const N: usize>(y: &[T; N], sample: usize) -> Result<(), Error> {
-    match y.iter().position(|v| v.is_nan()) {
-        Some(index) => Err(Error::NonFiniteOutput { data: "data", sample, index }),
+    output_where(y, sample, |v| v.is_nan())
+}
+
+/// `Ok` if every element of the output of `sample` is finite (a loss is
+/// computed from it).
+pub(crate) fn check_finite_output<T: Float, const N: usize>(y: &[T; N], sample: usize) -> Result<(), Error> {
+    output_where(y, sample, |v| !v.is_finite())
+}
+
+/// [`Error::NonFiniteOutput`] for the first element of `y` that is `bad`.
+fn output_where<T: Float, const N: usize>(
+    y: &[T; N],
+    sample: usize,
+    bad: impl Fn(T) -> bool,
+) -> Result<(), Error> {
+    match y.iter().enumerate().find(|&(_, &v)| bad(v)) {
+        Some((index, v)) => {
+            let value = v.to_f64().unwrap_or(f64::NAN);
+            Err(Error::NonFiniteOutput { data: "data", sample, index, value })
+        }
         None => Ok(()),
+    }
+}
+
+/// The loss of one sample, refused if it is not finite.
+pub(crate) fn finite_loss<T: Float>(value: T, sample: usize) -> Result<T, Error> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::NonFiniteLoss { data: "data", sample, loss: value.to_f64().unwrap_or(f64::NAN) })
     }
 }
 

@@ -51,7 +51,9 @@ impl Init {
     /// double-precision arithmetic, which a Cortex-M4F would have to emulate.
     /// Normal draws are made in `f64` and rounded once to `T`.
     pub fn sample<T: Float, R: Rng + ?Sized>(self, fan_in: usize, fan_out: usize, rng: &mut R) -> T {
-        let (n_in, n_out): (T, T) = (count(fan_in), count(fan_out));
+        // A fan of 0 (a layer without weights, where nothing is drawn) counts
+        // as 1, so that a direct call still gives a finite weight.
+        let (n_in, n_out): (T, T) = (count(fan_in.max(1)), count(fan_out.max(1)));
         let (two, six): (T, T) = (cast(2.0), cast(6.0));
         match self {
             Init::GlorotUniform => uniform_symmetric::<T, R>(rng) * (six / (n_in + n_out)).sqrt(),

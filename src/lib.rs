@@ -218,6 +218,7 @@ pub mod boxed;
 #[doc(hidden)]
 pub mod calibration;
 pub mod chain;
+mod check;
 mod dense;
 pub mod error;
 mod exec;

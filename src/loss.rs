@@ -153,7 +153,12 @@ impl<T: Float, const N: usize> Loss<T, N> for Mae {
             } else if d < T::zero() {
                 -T::one()
             } else {
-                T::zero()
+                // 0, or NaN for a NaN output: no direction is invented
+                if d.is_nan() {
+                    d
+                } else {
+                    T::zero()
+                }
             };
             sign * inv_len::<T, N>()
         })
@@ -225,7 +230,12 @@ impl<T: Float, const N: usize> Loss<T, N> for Huber {
 
     fn gradient(&self, y: &[T; N], t: &[T; N]) -> [T; N] {
         let delta: T = cast(self.delta);
-        core::array::from_fn(|k| (y[k] - t[k]).max(-delta).min(delta) * inv_len::<T, N>())
+        // A NaN difference stays NaN (`max`/`min` would make it -δ).
+        core::array::from_fn(|k| {
+            let d = y[k] - t[k];
+            let clamped = if d.is_nan() { d } else { d.max(-delta).min(delta) };
+            clamped * inv_len::<T, N>()
+        })
     }
 
     fn check_target(&self, t: &[T; N]) -> Result<(), Error> {
@@ -257,6 +267,11 @@ impl<T: Float, const N: usize> Loss<T, N> for BinaryCrossEntropy {
     type Target = [T; N];
 
     fn loss(&self, y: &[T; N], t: &[T; N]) -> T {
+        // Outputs must be probabilities (PyTorch raises otherwise): NaN for
+        // anything else, so that a non-probability is not given a loss.
+        if !probabilities(y) {
+            return T::nan();
+        }
         let floor: T = cast(-100.0);
         let sum = y.iter().zip(t).fold(T::zero(), |s, (&y, &t)| {
             let log_y = y.ln().max(floor);
@@ -267,6 +282,9 @@ impl<T: Float, const N: usize> Loss<T, N> for BinaryCrossEntropy {
     }
 
     fn gradient(&self, y: &[T; N], t: &[T; N]) -> [T; N] {
+        if !probabilities(y) {
+            return [T::nan(); N];
+        }
         let eps: T = cast(1e-12);
         core::array::from_fn(|k| (y[k] - t[k]) / (y[k] * (T::one() - y[k])).max(eps) * inv_len::<T, N>())
     }
@@ -275,10 +293,11 @@ impl<T: Float, const N: usize> Loss<T, N> for BinaryCrossEntropy {
         check_probabilities(t)
     }
 
-    /// Every output on the same side of ½ as its target.
+    /// Every output on the same side of ½ as its target (a NaN output is on
+    /// neither side).
     fn is_correct(&self, y: &[T; N], t: &[T; N]) -> Option<bool> {
         let half: T = cast(0.5);
-        Some(y.iter().zip(t).all(|(&y, &t)| (y > half) == (t > half)))
+        Some(y.iter().zip(t).all(|(&y, &t)| !y.is_nan() && (y > half) == (t > half)))
     }
 }
 
@@ -326,10 +345,11 @@ impl<T: Float, const N: usize> Loss<T, N> for BceWithLogits {
         check_probabilities(t)
     }
 
-    /// Every logit on the same side of 0 as its target is of ½.
+    /// Every logit on the same side of 0 as its target is of ½ (a NaN logit
+    /// is on neither side).
     fn is_correct(&self, x: &[T; N], t: &[T; N]) -> Option<bool> {
         let half: T = cast(0.5);
-        Some(x.iter().zip(t).all(|(&x, &t)| (x > T::zero()) == (t > half)))
+        Some(x.iter().zip(t).all(|(&x, &t)| !x.is_nan() && (x > T::zero()) == (t > half)))
     }
 }
 
@@ -352,8 +372,8 @@ impl<T: Float, const N: usize> Loss<T, N> for BceWithLogits {
 /// the true class by `1 - p_c` and down on every other class by its
 /// probability.
 ///
-/// A class index `c ≥ N` gives a NaN loss (and no one-hot term in the
-/// gradient); [`check_target`](Loss::check_target) reports it as an error.
+/// A class index `c ≥ N` gives a NaN loss and a NaN gradient;
+/// [`check_target`](Loss::check_target) reports it as an error.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SoftmaxCrossEntropy;
 
@@ -369,8 +389,9 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
 
     fn gradient(&self, z: &[T; N], &class: &usize) -> [T; N] {
         let mut p = softmax(z);
-        if let Some(p_c) = p.get_mut(class) {
-            *p_c = *p_c - T::one();
+        match p.get_mut(class) {
+            Some(p_c) => *p_c = *p_c - T::one(),
+            None => return [T::nan(); N], // not a class: no gradient is invented
         }
         p
     }
@@ -389,7 +410,7 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
                 *p_c = *p_c - T::one();
                 log_sum_exp - z_c
             }
-            _ => T::nan(),
+            _ => return (T::nan(), [T::nan(); N]),
         };
         (loss, p)
     }
@@ -402,9 +423,9 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
         }
     }
 
-    /// The largest logit is the target class.
+    /// The largest logit is the target class (never with a NaN logit).
     fn is_correct(&self, z: &[T; N], &class: &usize) -> Option<bool> {
-        Some(argmax(z) == class)
+        Some(!z.iter().any(|z| z.is_nan()) && argmax(z) == class)
     }
 }
 
@@ -447,4 +468,9 @@ fn shifted_exponentials<T: Float, const N: usize>(z: &[T; N]) -> (T, [T; N], T) 
     let e = z.map(|zk| exp(zk - m));
     let sum = e.iter().fold(T::zero(), |s, &x| s + x);
     (m, e, sum)
+}
+
+/// Whether every output is a probability, in `[0, 1]` (NaN is not).
+fn probabilities<T: Float, const N: usize>(y: &[T; N]) -> bool {
+    y.iter().all(|&y| y >= T::zero() && y <= T::one())
 }

@@ -71,6 +71,7 @@ pub trait Params: Sized {
 
     /// Sets the `k`-th scalar parameter in visiting order to `value`; returns
     /// `false` (and changes nothing) if `k >= PARAMS`.
+    #[must_use = "`false` means k was past the last parameter and nothing was set"]
     fn set_param(&mut self, k: usize, value: Self::Scalar) -> bool {
         let mut offset = 0;
         let mut done = false;

@@ -81,7 +81,9 @@ impl Clip {
         }
     }
 
-    /// Clips `grads` in place.
+    /// Clips `grads` in place. The threshold is taken as it is: call
+    /// [`check`](Clip::check) first (every training entry point does). A NaN
+    /// gradient stays NaN.
     pub fn apply<M: Params>(&self, grads: &mut M) {
         match *self {
             Clip::None => {}
@@ -95,7 +97,11 @@ impl Clip {
             }
             Clip::Value(c) => {
                 let c: M::Scalar = cast(c);
-                grads.for_each_tensor_mut(|g| g.iter_mut().for_each(|g| *g = g.max(-c).min(c)));
+                // A NaN stays NaN (`max`/`min` would turn it into -c and
+                // hide a diverging gradient).
+                grads.for_each_tensor_mut(|g| {
+                    g.iter_mut().filter(|g| !g.is_nan()).for_each(|g| *g = g.max(-c).min(c))
+                });
             }
         }
     }

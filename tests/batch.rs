@@ -68,7 +68,7 @@ where
         assert_close(&format!("outputs, {rows} rows"), &batched, &single, tol);
 
         let mut grads = M::zeroed();
-        grads.set_param(0, T::from(123.0).unwrap()); // replaced, not added to
+        assert!(grads.set_param(0, T::from(123.0).unwrap())); // replaced, not added to
         let loss = workspace.gradient(&net, &x, &y, &SoftmaxCrossEntropy, &mut grads).unwrap();
         let (mut reference, mut want) = (net.clone(), M::zeroed());
         let mut sgd = Sgd::new(1.0);

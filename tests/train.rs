@@ -903,7 +903,7 @@ fn train_step_returns_the_mean_loss_before_the_update() {
     naive_sgd(&mut want, &want_grad, 0.2);
 
     let mut grads = Reg::zeroed();
-    grads.set_param(0, 123.0); // stale gradients must be reset, not added to
+    assert!(grads.set_param(0, 123.0)); // stale gradients must be reset, not added to
     let loss = net.train_step(&x, &t, &Mse, &mut Sgd::new(0.2), &mut grads, Clip::None).unwrap();
     assert!(close(loss, want_loss, 1e-14), "loss {loss} vs {want_loss}");
     assert_close("grads left in the buffer", &flat(&grads), &want_grad, 1e-12);
@@ -1646,10 +1646,13 @@ fn inference_invents_no_class_and_no_loss() {
     let net = nan_net();
     let inputs = [[0.5f32, -0.5], [1.0, 2.0]];
     let err = net.classify(&inputs[0]).unwrap_err();
-    assert_eq!(err, Error::NonFiniteOutput { data: "data", sample: 0, index: 0 });
+    assert!(
+        matches!(err, Error::NonFiniteOutput { data: "data", sample: 0, index: 0, value } if value.is_nan()),
+        "{err:?}"
+    );
     says(&err, &["output 0 is NaN", "no class"]);
     let err = net.accuracy(&inputs, &[2, 2]).unwrap_err();
-    assert_eq!(err, Error::NonFiniteOutput { data: "data", sample: 0, index: 0 });
+    assert!(matches!(err, Error::NonFiniteOutput { data: "data", sample: 0, index: 0, .. }), "{err:?}");
     let err = net.evaluate(&inputs, &[2, 2], &SoftmaxCrossEntropy).unwrap_err();
     assert!(matches!(err, Error::NonFiniteOutput { sample: 0, .. }), "{err}");
     // The raw outputs are still there for whoever wants them.
@@ -1749,4 +1752,152 @@ fn schedules_that_vanish_or_explode_are_refused() {
     let schedule = Schedule::Step { every: 2, gamma: 1e10 };
     let options = FitOptions { epochs: 2, batch_size: 2, schedule, ..Default::default() };
     assert!(model.fit(&x, &t, &Mse, &mut Sgd::new(0.1), options, &mut rng(0)).is_ok());
+}
+
+/// The per-step entry points check the batch as `fit` checks a data set,
+/// before anything changes; `train_epoch` checks its whole data set before
+/// the first step.
+#[test]
+fn the_per_step_api_checks_the_data() {
+    type Net = (Dense<2, 4, ReLU>, Dense<4, 3, Identity>);
+    let net: Net = Model::init(&mut rng(8));
+    let bits32 = |m: &Net| {
+        let mut v = Vec::new();
+        m.for_each_tensor(|p| v.extend(p.iter().map(|x| x.to_bits())));
+        v
+    };
+    let mut model = net;
+    let mut grads = Net::zeroed();
+    // A NaN input (ReLU would turn it into a finite loss and NaN weights).
+    let x = [[0.5f32, 1.0], [f32::NAN, 1.0]];
+    let err = model.train_step(&x, &[0, 1], &SoftmaxCrossEntropy, &mut Sgd::new(0.1), &mut grads, Clip::None);
+    assert_eq!(err.unwrap_err(), Error::NonFiniteInput { data: "batch", sample: 1, index: 0 });
+    // A class that does not exist (it used to be reported as a divergence).
+    let x = [[0.5f32, 1.0], [0.0, 1.0]];
+    let err = model.train_step(&x, &[0, 9], &SoftmaxCrossEntropy, &mut Sgd::new(0.1), &mut grads, Clip::None);
+    assert_eq!(err.unwrap_err(), Error::ClassOutOfRange { data: "batch", sample: 1, class: 9, classes: 3 });
+    // The batched path: the same errors.
+    let mut workspace = Workspace::new();
+    let err = workspace.gradient(&model, &x, &[7, 0], &SoftmaxCrossEntropy, &mut grads).unwrap_err();
+    assert_eq!(err, Error::ClassOutOfRange { data: "batch", sample: 0, class: 7, classes: 3 });
+    let err = workspace
+        .train_step(
+            &mut model,
+            &[[1.0, f32::INFINITY]],
+            &[0],
+            &SoftmaxCrossEntropy,
+            &mut Adam::new(0.1),
+            &mut grads,
+            Clip::None,
+        )
+        .unwrap_err();
+    assert_eq!(err, Error::NonFiniteInput { data: "batch", sample: 0, index: 1 });
+    // train_epoch: a bad sample in the last batch is found before the first
+    // batch's update.
+    let x = [[0.5f32, 1.0], [0.0, 1.0], [1.0, 1.0], [0.25, -1.0]];
+    let err = model.train_epoch(
+        &x,
+        &[0, 1, 2, 3],
+        &SoftmaxCrossEntropy,
+        &mut Sgd::new(0.1),
+        &mut grads,
+        2,
+        Clip::None,
+    );
+    assert_eq!(
+        err.unwrap_err(),
+        Error::ClassOutOfRange { data: "data set", sample: 3, class: 3, classes: 3 }
+    );
+    assert_eq!(bits32(&model), bits32(&net), "nothing was updated");
+    // Binary cross-entropy targets are probabilities.
+    type Bin32 = (Dense<2, 3, Tanh>, Dense<3, 1, Sigmoid>);
+    let mut bin: Bin32 = Model::init(&mut rng(2));
+    let err = bin.train_step(
+        &[[1.0, 0.0]],
+        &[[2.0]],
+        &BinaryCrossEntropy,
+        &mut Sgd::new(0.1),
+        &mut Bin32::zeroed(),
+        Clip::None,
+    );
+    assert_eq!(err.unwrap_err(), Error::TargetNotProbability { data: "batch", sample: 0, index: 0 });
+}
+
+/// `evaluate` and `fit`'s validation give no loss that is not one: an
+/// infinite output or an overflowing loss is an error naming the sample.
+#[test]
+fn no_loss_is_made_of_infinities() {
+    // Logits 1e38 · 10 overflow to +inf in f32.
+    let net: Dense<1, 2, Identity> = Dense::new([[1e38], [0.0]], [0.0, 0.0]);
+    let err = net.evaluate(&[[1.0], [10.0]], &[0, 0], &SoftmaxCrossEntropy).unwrap_err();
+    assert!(
+        matches!(err, Error::NonFiniteOutput { sample: 1, index: 0, value, .. } if value == f64::INFINITY),
+        "{err:?}"
+    );
+    // Finite outputs, but the squared error overflows.
+    let net: Dense<1, 1, Identity> = Dense::new([[1e30]], [0.0]);
+    let err = net.evaluate(&[[1.0]], &[[-1e30]], &Mse).unwrap_err();
+    assert!(matches!(err, Error::NonFiniteLoss { sample: 0, loss, .. } if loss == f64::INFINITY), "{err:?}");
+    says(&err, &["sample 0", "the loss is inf"]);
+    // fit's validation: the same, with the epochs that ran.
+    let mut net: Dense<1, 2, Identity> = Dense::new([[10.0], [0.0]], [0.0, 0.0]);
+    let options = FitOptions {
+        epochs: 3,
+        batch_size: 1,
+        validation: Some((&[[1e38]], &[0])),
+        early_stopping: Some(EarlyStopping { patience: 1, ..Default::default() }),
+        ..Default::default()
+    };
+    let failed =
+        net.fit(&[[1.0]], &[0], &SoftmaxCrossEntropy, &mut Sgd::new(1e-3), options, &mut rng(0)).unwrap_err();
+    assert!(
+        matches!(failed.error, Error::NonFiniteOutput { data: "validation data", sample: 0, .. }),
+        "{failed}"
+    );
+    assert_eq!(failed.history.stopped, StopReason::Failed);
+}
+
+/// The losses and clipping invent nothing either: an output that is not a
+/// probability has no binary cross-entropy, a class that does not exist no
+/// gradient, a NaN no direction, and clipping leaves a NaN gradient NaN.
+#[test]
+fn losses_and_clipping_keep_nan_as_nan() {
+    assert!(Loss::<f64, 1>::loss(&BinaryCrossEntropy, &[1.5], &[1.0]).is_nan());
+    assert!(Loss::<f64, 1>::loss(&BinaryCrossEntropy, &[f64::NAN], &[1.0]).is_nan());
+    assert!(Loss::<f64, 1>::gradient(&BinaryCrossEntropy, &[-0.5], &[1.0])[0].is_nan());
+    assert_eq!(Loss::<f64, 1>::is_correct(&BinaryCrossEntropy, &[f64::NAN], &[0.0]), Some(false));
+    assert_eq!(Loss::<f64, 1>::is_correct(&BceWithLogits, &[f64::NAN], &[0.0]), Some(false));
+    assert_eq!(Loss::<f64, 2>::is_correct(&SoftmaxCrossEntropy, &[f64::NAN, 0.0], &1), Some(false));
+    let g = Loss::<f64, 3>::gradient(&SoftmaxCrossEntropy, &[0.1, 0.2, 0.3], &5);
+    assert!(g.iter().all(|g| g.is_nan()), "{g:?}");
+    let (l, g) = Loss::<f64, 3>::loss_and_gradient(&SoftmaxCrossEntropy, &[0.1, 0.2, 0.3], &5);
+    assert!(l.is_nan() && g.iter().all(|g| g.is_nan()), "{l} {g:?}");
+    assert!(Loss::<f64, 1>::gradient(&Huber::new(1.0).unwrap(), &[f64::NAN], &[0.0])[0].is_nan());
+    assert!(Loss::<f64, 1>::gradient(&Mae, &[f64::NAN], &[0.0])[0].is_nan());
+    assert_eq!(Loss::<f64, 1>::gradient(&Mae, &[1.0], &[1.0])[0].to_bits(), 0.0f64.to_bits());
+
+    let mut grads: Lin = Dense::new([[f64::NAN]], [5.0]);
+    Clip::Value(1.0).apply(&mut grads);
+    assert!(grads.weights[0][0].is_nan(), "a NaN gradient is not clamped into a number");
+    assert_eq!(grads.bias, [1.0]);
+}
+
+#[test]
+fn a_zero_epsilon_is_refused() {
+    type Net = Dense<2, 1, Identity>;
+    let err = Optimizer::<Net>::check(&Adam::<Net>::new(0.01).eps(0.0)).unwrap_err();
+    assert!(matches!(err, Error::InvalidHyperparameter { name: "eps", .. }), "{err}");
+    let err = Optimizer::<Net>::check(&RmsProp::<Net>::new(0.01).eps(1e-50)).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidHyperparameter { name: "eps", value, .. } if value == 1e-50),
+        "{err}"
+    );
+    assert!(Optimizer::<Net>::check(&Adam::<Net>::new(0.01)).is_ok());
+}
+
+#[test]
+fn helpers_take_any_size() {
+    assert!(backprop::batch::gemm_pays(usize::MAX, 2, 2), "no overflow");
+    let w: f64 = backprop::init::Init::HeUniform.sample(0, 0, &mut rng(1));
+    assert!(w.is_finite());
 }

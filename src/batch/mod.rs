@@ -70,5 +70,5 @@ pub use workspace::Workspace;
 /// picks the faster path, or one within 10% of it, in every case measured
 /// there.
 pub const fn gemm_pays(rows: usize, inputs: usize, outputs: usize) -> bool {
-    rows >= 8 && rows * inputs * outputs >= 1 << 14
+    rows >= 8 && rows.saturating_mul(inputs).saturating_mul(outputs) >= 1 << 14
 }

@@ -3,6 +3,7 @@
 
 extern crate alloc;
 
+use crate::check::check_data;
 use crate::error::Error;
 use crate::exec;
 use crate::loss::{Loss, Targets};
@@ -81,7 +82,9 @@ where
     M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
     T: Float + 'static,
 {
-    /// The mean loss over the batch `inputs`, `targets`, and its gradient:
+    /// The mean loss over the batch `inputs`, `targets`, and its gradient
+    /// (the batch is checked first, as
+    /// [`Train::check_data`](crate::Train::check_data) checks a data set):
     /// `grads` is overwritten with `(1/B) Σ_b ∂L_b/∂θ`, what
     /// [`Train::train_step`](crate::Train::train_step) computes with the
     /// per-sample path (up to rounding).
@@ -102,6 +105,7 @@ where
     where
         L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
     {
+        check_data(loss, inputs, targets, "batch")?;
         self.batch_gradient(model, inputs, targets, loss, grads)
     }
 
@@ -147,6 +151,7 @@ where
         L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<M>,
     {
+        check_data(loss, inputs, targets, "batch")?;
         step::step(model, grads, optimizer, clip, Rate::Own, |model, grads| {
             self.batch_gradient(model, inputs, targets, loss, grads)
         })

@@ -143,7 +143,7 @@ fn rows_input_gradients_and_accumulation() {
     let d_y: std::vec::Vec<[f64; 5]> = (0..20).map(|_| core::array::from_fn(&mut draw)).collect();
 
     let mut want = Net::zeroed();
-    want.set_param(7, 0.5);
+    assert!(want.set_param(7, 0.5));
     let mut grads = want;
     let mut want_dx = std::vec::Vec::new();
     for (x, d) in x.iter().zip(&d_y) {

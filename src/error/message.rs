@@ -50,10 +50,15 @@ impl fmt::Display for Error {
                      that update; try a smaller learning rate or gradient clipping"
                 ),
             },
-            Error::NonFiniteOutput { data, sample, index } => write!(
+            Error::NonFiniteOutput { data, sample, index, value } => write!(
                 f,
-                "sample {sample} of the {data}: the model's output {index} is NaN (a NaN in its weights, \
-                 or an overflow inside the net), so it has no class or loss"
+                "sample {sample} of the {data}: the model's output {index} is {value} (a NaN in its \
+                 weights, or an overflow inside the net), so it has no class or loss"
+            ),
+            Error::NonFiniteLoss { data, sample, loss } => write!(
+                f,
+                "sample {sample} of the {data}: the loss is {loss} (it overflowed: the outputs are far \
+                 from the targets)"
             ),
             Error::InvalidSchedule { epoch, rate } => write!(
                 f,

@@ -157,17 +157,30 @@ pub enum Error {
         /// What became non-finite, and when.
         cause: Divergence,
     },
-    /// An output of the model is NaN, so no class (or loss) can be given for
-    /// the sample: its weights hold a NaN, or a computation inside the net
-    /// overflowed. (Inputs are checked first: a non-finite input is
+    /// An output of the model is NaN (or, where a loss is computed from it,
+    /// infinite), so no class or loss can be given for the sample: its
+    /// weights hold a NaN, or a computation inside the net overflowed.
+    /// (Inputs are checked first: a non-finite input is
     /// [`Error::NonFiniteInput`].)
     NonFiniteOutput {
         /// Which data set (`"data"` unless given).
         data: &'static str,
         /// Which sample.
         sample: usize,
-        /// The position of the first NaN in the output.
+        /// The position of the first such element in the output.
         index: usize,
+        /// Its value.
+        value: f64,
+    },
+    /// The model's outputs for a sample are finite but its loss is not (it
+    /// overflowed: outputs far from the targets).
+    NonFiniteLoss {
+        /// Which data set (`"data"` unless given).
+        data: &'static str,
+        /// Which sample.
+        sample: usize,
+        /// The loss.
+        loss: f64,
     },
     /// A learning-rate schedule gives an epoch a learning rate that is not a
     /// positive number in the model's scalar type: it overflowed, or it
@@ -443,9 +456,13 @@ impl Error {
                 let (data, sample) = place(data, sample);
                 Error::NonFiniteTarget { data, sample, index }
             }
-            Error::NonFiniteOutput { data, sample, index } => {
+            Error::NonFiniteOutput { data, sample, index, value } => {
                 let (data, sample) = place(data, sample);
-                Error::NonFiniteOutput { data, sample, index }
+                Error::NonFiniteOutput { data, sample, index, value }
+            }
+            Error::NonFiniteLoss { data, sample, loss } => {
+                let (data, sample) = place(data, sample);
+                Error::NonFiniteLoss { data, sample, loss }
             }
             Error::TargetNotProbability { data, sample, index } => {
                 let (data, sample) = place(data, sample);

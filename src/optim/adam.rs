@@ -188,7 +188,14 @@ impl<M: Params, X: Buffer<M>> Optimizer<M> for Adam<M, X> {
         check_learning_rate::<M::Scalar>(self.lr)?;
         require("beta1", self.beta1, (0.0..1.0).contains(&self.beta1), "in [0, 1)")?;
         require("beta2", self.beta2, (0.0..1.0).contains(&self.beta2), "in [0, 1)")?;
-        require("eps", self.eps, self.eps >= 0.0 && self.eps.is_finite(), "non-negative and finite")?;
+        // ε = 0 divides by zero wherever a parameter's gradient has always been 0.
+        let narrow: M::Scalar = crate::math::cast(self.eps);
+        require(
+            "eps",
+            self.eps,
+            self.eps > 0.0 && self.eps.is_finite() && narrow > num_traits::Zero::zero() && narrow.is_finite(),
+            "positive and finite, also in the model's scalar type",
+        )?;
         check_weight_decay(self.weight_decay)
     }
 

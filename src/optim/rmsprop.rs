@@ -244,7 +244,14 @@ impl<M: Params, A: Buffer<M>, B: Buffer<M>> Optimizer<M> for RmsProp<M, A, B> {
     fn check(&self) -> Result<(), Error> {
         check_learning_rate::<M::Scalar>(self.lr)?;
         require("alpha", self.alpha, (0.0..1.0).contains(&self.alpha), "in [0, 1)")?;
-        require("eps", self.eps, self.eps >= 0.0 && self.eps.is_finite(), "non-negative and finite")?;
+        // ε = 0 divides by zero wherever a parameter's gradient has always been 0.
+        let narrow: M::Scalar = crate::math::cast(self.eps);
+        require(
+            "eps",
+            self.eps,
+            self.eps > 0.0 && self.eps.is_finite() && narrow > num_traits::Zero::zero() && narrow.is_finite(),
+            "positive and finite, also in the model's scalar type",
+        )?;
         require(
             "momentum",
             self.momentum,

@@ -10,12 +10,13 @@
 
 extern crate alloc;
 
-use super::data::{check_batch_size, check_data};
 use super::report::{EpochReport, FitError, History, StopReason};
 use super::schedule::{EarlyStopping, Schedule};
 use super::shuffle::fisher_yates;
 use crate::batch::Workspace;
+use crate::check::{check_batch_size, check_data};
 use crate::error::{Divergence, Error};
+use crate::infer::{check_finite_output, finite_loss};
 use crate::loss::Loss;
 use crate::math::{cast, count};
 use crate::model::Model;
@@ -147,27 +148,31 @@ where
 }
 
 /// The mean loss on the validation data and, for a classification loss,
-/// the accuracy.
+/// the accuracy; an error if an output or a loss is not finite.
 fn validate<M, T, L, const IN: usize, const N: usize>(
     model: &M,
     inputs: &[[T; IN]],
     targets: &[L::Target],
     loss: &L,
-) -> (Option<T>, Option<f64>)
+) -> Result<(T, Option<f64>), Error>
 where
     M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
     T: Float,
     L: Loss<T, N>,
 {
-    let (loss_sum, correct) = inputs.iter().zip(targets).fold((T::zero(), None), |(s, c), (x, t)| {
+    let (mut loss_sum, mut correct) = (T::zero(), None);
+    for (sample, (x, t)) in inputs.iter().zip(targets).enumerate() {
+        // Non-finite validation outputs or losses would be recorded as the
+        // monitored loss and steer early stopping: an error instead.
         let y = model.forward(x);
-        let c = match loss.is_correct(&y, t) {
-            Some(ok) => Some(c.unwrap_or(0usize) + usize::from(ok)),
-            None => c,
-        };
-        (s + loss.loss(&y, t), c)
-    });
-    (Some(loss_sum / count(inputs.len())), correct.map(|c| c as f64 / inputs.len() as f64))
+        let located = |e: Error| e.in_data("validation data");
+        check_finite_output(&y, sample).map_err(located)?;
+        loss_sum = loss_sum + finite_loss(loss.loss(&y, t), sample).map_err(located)?;
+        if let Some(ok) = loss.is_correct(&y, t) {
+            correct = Some(correct.unwrap_or(0usize) + usize::from(ok));
+        }
+    }
+    Ok((loss_sum / count(inputs.len()), correct.map(|c| c as f64 / inputs.len() as f64)))
 }
 
 /// The body of [`Train::fit`](crate::Train::fit) and
@@ -266,7 +271,13 @@ where
         let train_loss = total / count(inputs.len());
 
         let (validation_loss, validation_accuracy) = match options.validation {
-            Some((x, t)) => validate(model, x, t, loss),
+            Some((x, t)) => match validate(model, x, t, loss) {
+                Ok((loss, accuracy)) => (Some(loss), accuracy),
+                Err(error) => {
+                    history.stopped = StopReason::Failed;
+                    return Err(FitError { error, history });
+                }
+            },
             None => (None, None),
         };
 

@@ -24,7 +24,7 @@
 //! [`Train::train_epoch`] runs the steps of one epoch in order, also without
 //! an allocator. With `alloc`, [`Train::fit`] adds shuffling, schedules,
 //! validation, early stopping and a history.
-pub(crate) mod data;
+
 #[cfg(feature = "alloc")]
 mod fit;
 mod report;
@@ -40,6 +40,7 @@ pub use report::{FitError, History};
 pub use schedule::{EarlyStopping, Schedule};
 pub use shuffle::shuffle_together;
 
+use crate::check::{check_batch_size, check_data};
 use crate::error::Error;
 use crate::loss::{Loss, Targets};
 use crate::math::count;
@@ -47,7 +48,6 @@ use crate::model::Model;
 use crate::optim::Optimizer;
 use crate::params::Params;
 use crate::step::{self, Rate};
-use data::{check_batch_size, check_data, check_lengths};
 use num_traits::Float;
 
 #[cfg(feature = "alloc")]
@@ -103,10 +103,13 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// gradient accumulated in `grads` (reset first), clipping, and the
     /// update. Returns the batch's mean loss (before the update).
     ///
-    /// Needs no allocator. If the loss is not finite, nothing is updated and
-    /// the result is [`Error::Diverged`] (epoch and batch 0). Inputs and
-    /// targets are not checked for finiteness here (that is [`fit`](Train::fit)'s
-    /// job, once per data set); their lengths are.
+    /// Needs no allocator. Everything is checked before anything changes:
+    /// the batch as [`check_data`](Train::check_data) checks a data set
+    /// (lengths, finite inputs, targets valid for the loss: the error names
+    /// the sample), the optimizer's settings and the clipping threshold. If
+    /// the loss is not finite, or the gradient is not (after clipping),
+    /// nothing is updated and the result is [`Error::Diverged`] (epoch and
+    /// batch 0).
     fn train_step<L, O, Y>(
         &mut self,
         inputs: &[[T; IN]],
@@ -120,7 +123,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<Self>,
     {
-        check_lengths(inputs, targets, "inputs", "targets")?;
+        check_data(loss, inputs, targets, "batch")?;
         step::step(self, grads, optimizer, clip, Rate::Own, |model, grads| {
             Ok(step::sample_gradient(model, inputs.iter().zip(targets), loss, grads))
         })
@@ -149,11 +152,15 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
         O: Optimizer<Self>,
     {
-        check_lengths(inputs, targets, "inputs", "targets")?;
+        // The whole data set, once, before the first step changes anything.
+        check_data(loss, inputs, targets, "data set")?;
         check_batch_size(batch_size)?;
         let mut total = T::zero();
         for (batch, (x, t)) in inputs.chunks(batch_size).zip(targets.chunks(batch_size)).enumerate() {
-            let mean = self.train_step(x, t, loss, optimizer, grads, clip).map_err(|e| match e {
+            let step = step::step(self, grads, optimizer, clip, Rate::Own, |model, grads| {
+                Ok(step::sample_gradient(model, x.iter().zip(t), loss, grads))
+            });
+            let mean = step.map_err(|e| match e {
                 Error::Diverged { loss, cause, .. } => Error::Diverged { epoch: 0, batch, loss, cause },
                 e => e,
             })?;
