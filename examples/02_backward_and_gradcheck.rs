@@ -121,7 +121,7 @@ fn main() {
 
     // The library's check: a fourth-order difference for every parameter and
     // every input, relative errors.
-    let report = check_gradients(&net, &x, &t, &Mse, 1e-3, 1e-8);
+    let report = check_gradients(&net, &x, &t, &Mse, 1e-3, 1e-8).expect("a valid check");
     println!(
         "\ngradcheck::check_gradients: {} gradients, largest relative error {:.1e}",
         report.checked, report.max_error
@@ -134,7 +134,7 @@ fn main() {
     // The same check on a net whose tanh has a wrong derivative.
     let buggy: (Dense<2, 3, BuggyTanh, f64>, Dense<3, 1, Sigmoid, f64>) =
         (Dense::new(weights1, bias1), Dense::new(weights2, bias2));
-    let report = check_gradients(&buggy, &x, &t, &Mse, 1e-3, 1e-8);
+    let report = check_gradients(&buggy, &x, &t, &Mse, 1e-3, 1e-8).expect("a valid check");
     println!(
         "with tanh' = 1 - a instead of 1 - a²: largest relative error {:.2} at {:?} \
          (backward says {:+.6}, finite differences {:+.6}): caught",

@@ -18,8 +18,10 @@
 //! Keep away from kinks (ReLU at 0, [`Mae`](crate::loss::Mae) at `y = t`):
 //! there the derivative does not exist and the difference straddles it.
 
+use crate::error::Error;
 use crate::loss::Loss;
 use crate::math::cast;
+use crate::optim::require;
 use crate::params::Params;
 use crate::passes::Backward;
 use num_traits::Float;
@@ -57,6 +59,12 @@ pub struct GradCheck {
 /// gradients but absolute for gradients near zero (whose relative error is
 /// all noise): the error is `|a - n| / max(|a|, |n|, floor)`.
 ///
+/// A check that cannot mean anything is an error, not a report: a `step`
+/// that is not positive and finite or too small to change a value of 1 in
+/// the model's scalar type, a `floor` that is not positive and finite
+/// ([`Error::InvalidHyperparameter`]), a non-finite input
+/// ([`Error::NonFiniteInput`]) or a target the loss does not take.
+///
 /// ```
 /// use backprop::prelude::*;
 /// use backprop::gradcheck::check_gradients;
@@ -64,9 +72,10 @@ pub struct GradCheck {
 /// type Net = (Dense<3, 4, Tanh, f64>, Dense<4, 2, Identity, f64>);
 /// let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
 /// let net: Net = Model::init(&mut rng);
-/// let report = check_gradients(&net, &[0.1, -0.4, 0.7], &1, &SoftmaxCrossEntropy, 1e-3, 1e-8);
+/// let report = check_gradients(&net, &[0.1, -0.4, 0.7], &1, &SoftmaxCrossEntropy, 1e-3, 1e-8)?;
 /// assert!(report.max_error < 1e-8, "{report:?}");
 /// assert_eq!(report.checked, Net::PARAMS + 3);
+/// # Ok::<(), backprop::Error>(())
 /// ```
 pub fn check_gradients<M, L, T, const N: usize>(
     model: &M,
@@ -75,13 +84,26 @@ pub fn check_gradients<M, L, T, const N: usize>(
     loss: &L,
     step: f64,
     floor: f64,
-) -> GradCheck
+) -> Result<GradCheck, Error>
 where
     T: Float,
     M: Backward<Output = [T; N]> + Params<Scalar = T> + Clone,
     M::Input: AsRef<[T]> + AsMut<[T]>,
     L: Loss<T, N>,
 {
+    let narrow: T = cast(step);
+    require(
+        "finite-difference step",
+        step,
+        step > 0.0 && step.is_finite() && T::one() + narrow != T::one(),
+        "positive, finite and large enough to change 1 in the model's scalar type",
+    )?;
+    require("error floor", floor, floor > 0.0 && floor.is_finite(), "positive and finite")?;
+    if let Some(index) = input.as_ref().iter().position(|v| !v.is_finite()) {
+        return Err(Error::NonFiniteInput { data: "data", sample: 0, index });
+    }
+    loss.check_target(target)?;
+
     // The analytic gradients: one forward pass with a tape, one backward pass.
     let mut grads = M::zeroed();
     let (y, tape) = model.forward_tape(input);
@@ -122,7 +144,7 @@ where
         x.as_mut()[i] = xi;
         record(Location::Input(i), d_input.as_ref()[i], numeric);
     }
-    report
+    Ok(report)
 }
 
 /// The fourth-order central difference of `f` at `v`.

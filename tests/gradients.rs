@@ -98,7 +98,7 @@ fn check_activation<A: Activation>() {
     let (net, x) = sample::<A, A, A>(0.05);
     let target = [0.3, -0.2, 0.8];
     assert_gradients_flow(A::NAME, &net, &x, &target, &Mse);
-    assert_passes(A::NAME, check_gradients(&net, &x, &target, &Mse, STEP, FLOOR));
+    assert_passes(A::NAME, check_gradients(&net, &x, &target, &Mse, STEP, FLOOR).unwrap());
 }
 
 #[test]
@@ -146,7 +146,7 @@ fn elu() {
 fn check_loss<C: Activation, L: Loss<f64, 3>>(what: &str, loss: L, target: L::Target) {
     let (net, x) = sample::<Tanh, Tanh, C>(0.0);
     assert_gradients_flow(what, &net, &x, &target, &loss);
-    assert_passes(what, check_gradients(&net, &x, &target, &loss, STEP, FLOOR));
+    assert_passes(what, check_gradients(&net, &x, &target, &loss, STEP, FLOOR).unwrap());
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn nested_five_layer_chain() {
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(11);
     let net: Net = Model::init(&mut rng);
     let x = [0.2, -1.0, 0.5, 0.1];
-    let report = check_gradients(&net, &x, &1, &SoftmaxCrossEntropy, STEP, FLOOR);
+    let report = check_gradients(&net, &x, &1, &SoftmaxCrossEntropy, STEP, FLOOR).unwrap();
     println!("nested: max error {:.2e} over {} gradients", report.max_error, report.checked);
     assert!(report.max_error < TOLERANCE, "{report:?}");
     assert_eq!(report.checked, Net::PARAMS + 4);
@@ -216,7 +216,7 @@ fn a_wrong_derivative_is_caught() {
         }
     }
     let (net, x) = sample::<Tanh, WrongTanh, Tanh>(0.0);
-    let report = check_gradients(&net, &x, &[0.3, -0.2, 0.8], &Mse, STEP, FLOOR);
+    let report = check_gradients(&net, &x, &[0.3, -0.2, 0.8], &Mse, STEP, FLOOR).unwrap();
     assert!(report.max_error > 1e-2, "{report:?}");
 }
 
@@ -291,4 +291,26 @@ fn derivative_from_output_means_the_derivative_ignores_z() {
     // The others read z: the flag stays off.
     const { assert!(!Gelu::DERIVATIVE_FROM_OUTPUT && !Softplus::DERIVATIVE_FROM_OUTPUT) };
     const { assert!(!LeakyReLU::DERIVATIVE_FROM_OUTPUT) };
+}
+
+/// A check that cannot mean anything is an error, not a NaN report that a
+/// `max_error > tol` test would let pass.
+#[test]
+fn a_meaningless_check_is_an_error() {
+    type Net = (Dense<2, 3, Tanh, f64>, Dense<3, 2, Identity, f64>);
+    let net: Net = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(4));
+    let x = [0.5, -0.25];
+    for step in [0.0, -1e-3, f64::NAN, 1e-20] {
+        let err = check_gradients(&net, &x, &1, &SoftmaxCrossEntropy, step, 1e-8).unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidHyperparameter { name: "finite-difference step", .. }),
+            "{step}: {err}"
+        );
+    }
+    let err = check_gradients(&net, &x, &1, &SoftmaxCrossEntropy, 1e-3, 0.0).unwrap_err();
+    assert!(matches!(err, Error::InvalidHyperparameter { name: "error floor", .. }), "{err}");
+    let err = check_gradients(&net, &[0.5, f64::NAN], &1, &SoftmaxCrossEntropy, 1e-3, 1e-8).unwrap_err();
+    assert_eq!(err, Error::NonFiniteInput { data: "data", sample: 0, index: 1 });
+    let err = check_gradients(&net, &x, &5, &SoftmaxCrossEntropy, 1e-3, 1e-8).unwrap_err();
+    assert!(matches!(err, Error::ClassOutOfRange { class: 5, .. }), "{err}");
 }

@@ -82,6 +82,11 @@ pub trait Optimizer<M: Params> {
     /// Updates `model` one step against `grads` (the gradient of the loss,
     /// a value of the model's own type), with the optimizer's own learning
     /// rate.
+    ///
+    /// The update itself checks nothing (it is the innermost loop of
+    /// training, and runs on microcontrollers): call
+    /// [`check`](Optimizer::check) once after building the optimizer, as
+    /// every training entry point of the crate does before each step.
     fn step(&mut self, model: &mut M, grads: &M) {
         self.step_with_rate(self.learning_rate(), model, grads)
     }

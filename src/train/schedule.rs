@@ -54,7 +54,10 @@ pub enum Schedule {
 }
 
 impl Schedule {
-    /// The learning rate for `epoch`, given the initial learning rate.
+    /// The learning rate for `epoch`, given the initial learning rate. The
+    /// schedule's parameters are taken as they are: call
+    /// [`check`](Schedule::check) first (`fit` checks them and every epoch's
+    /// rate).
     ///
     /// For every epoch in turn, [`rates`](Schedule::rates) gives the same
     /// values at a constant cost per epoch (see [Cost](Schedule#cost)).
