@@ -431,6 +431,10 @@ impl<T: Float, const N: usize> Loss<T, N> for SoftmaxCrossEntropy {
 
 /// The index of the largest element (the first one if several tie; NaN is
 /// never the largest). For logits or probabilities: the predicted class.
+///
+/// If every element is NaN there is no largest one and the result is the
+/// last index: a helper for finite outputs. [`Infer::classify`](crate::Infer::classify)
+/// refuses NaN outputs instead.
 pub fn argmax<T: Float, const N: usize>(z: &[T; N]) -> usize {
     let (mut best, mut largest) = (0, T::nan());
     for (k, &zk) in z.iter().enumerate() {
