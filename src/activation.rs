@@ -102,7 +102,7 @@ impl Activation for Identity {
 /// # Math
 ///
 /// ```text
-/// f(z)  = max(0, z)
+/// f(z)  = max(0, z)                 (NaN for NaN, as PyTorch)
 /// f'(z) = 1 if z > 0, else 0        (0 at z = 0, as PyTorch)
 ///       = 1 if a > 0, else 0        (a > 0 exactly when z > 0)
 /// ```
@@ -115,7 +115,8 @@ impl Activation for ReLU {
 
     #[inline(always)]
     fn f<T: Float>(z: T) -> T {
-        if z > T::zero() {
+        // A NaN stays NaN, as in PyTorch (`max(0, NaN)` would be a made-up 0).
+        if z > T::zero() || z.is_nan() {
             z
         } else {
             T::zero()

@@ -1901,3 +1901,33 @@ fn helpers_take_any_size() {
     let w: f64 = backprop::init::Init::HeUniform.sample(0, 0, &mut rng(1));
     assert!(w.is_finite());
 }
+
+/// ReLU keeps a NaN (as PyTorch), so a NaN input is not turned into a
+/// finite prediction; and a broken generator cannot hang the shuffle.
+#[test]
+fn relu_keeps_nan_and_a_broken_generator_does_not_hang() {
+    assert!(ReLU::f(f64::NAN).is_nan());
+    assert_eq!(ReLU::f(-0.0f32).to_bits(), 0.0f32.to_bits());
+    assert_eq!((ReLU::f(-2.0f32), ReLU::f(3.0f32)), (0.0, 3.0));
+    let net: (Dense<2, 3, ReLU>, Dense<3, 1, Identity>) = Model::init(&mut rng(1));
+    assert!(net.forward(&[f32::NAN, 1.0])[0].is_nan(), "NaN in, NaN out");
+
+    /// A generator that always returns `u64::MAX`.
+    struct Stuck;
+    impl rand::TryRng for Stuck {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(u32::MAX)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(u64::MAX)
+        }
+        fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Self::Error> {
+            dest.fill(0xff);
+            Ok(())
+        }
+    }
+    let (mut a, mut b) = ([1, 2, 3, 4, 5], [1, 2, 3, 4, 5]);
+    shuffle_together(&mut a, &mut b, &mut Stuck).unwrap();
+    assert_eq!(a, b, "still shuffled together");
+}

@@ -46,10 +46,15 @@ pub(crate) fn fisher_yates<R: rand::Rng + ?Sized>(n: usize, rng: &mut R, mut swa
 fn below<R: rand::Rng + ?Sized>(rng: &mut R, n: u64) -> u64 {
     let n = n.max(1); // never 0, and the compiler knows it: no division-by-zero panic
     let zone = u64::MAX - u64::MAX % n;
-    loop {
-        let x = rng.next_u64();
+    // A draw is rejected with probability below 1/2, so 64 rejections in a
+    // row never happen with a real generator; a broken one (always
+    // `u64::MAX`) then gets the plain remainder instead of an endless loop.
+    let mut x = rng.next_u64();
+    for _ in 0..64 {
         if x < zone {
-            return x % n;
+            break;
         }
+        x = rng.next_u64();
     }
+    x % n
 }
