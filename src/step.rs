@@ -35,6 +35,8 @@ use num_traits::Float;
 ///
 /// * `Norm(c)`: with `‖g‖` the Euclidean norm of *all* gradients together,
 ///   `g ← g · min(1, c / (‖g‖ + 10⁻⁶))`, as `torch.nn.utils.clip_grad_norm_`.
+///   If `‖g‖²` overflows the scalar type (gradients near `1e19` in `f32`),
+///   the factor is 0 and the step moves nothing, as in PyTorch.
 /// * `Value(c)`: every gradient clamped to `[-c, c]`, as
 ///   `torch.nn.utils.clip_grad_value_`.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

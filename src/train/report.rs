@@ -50,7 +50,8 @@ pub struct History<T> {
     /// The epoch whose monitored loss (validation loss if given, else
     /// training loss) was the best: the last epoch that improved on the best
     /// before it by more than the early-stopping `min_delta` (any improvement
-    /// without early stopping), as Keras counts it.
+    /// without early stopping), as Keras counts it. 0 if no epoch ran
+    /// (`epochs: 0`, or a failure in the first): check `epochs.is_empty()`.
     pub best_epoch: usize,
     /// Why training stopped.
     pub stopped: StopReason,
