@@ -1,7 +1,7 @@
 //! Inference over data sets: [`Infer`], the predictions, classes, accuracy
 //! and mean loss of a trained model.
 
-use crate::check::{check_lengths, check_targets};
+use crate::check::{check_inputs, check_lengths, check_targets};
 use crate::error::Error;
 use crate::loss::{argmax, Loss, Targets};
 use crate::math::count;
@@ -147,10 +147,7 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
 
 /// `Ok` if every element of the input of `sample` is finite.
 fn check_input<T: Float, const IN: usize>(x: &[T; IN], sample: usize) -> Result<(), Error> {
-    match x.iter().position(|v| !v.is_finite()) {
-        Some(index) => Err(Error::NonFiniteInput { data: "data", sample, index }),
-        None => Ok(()),
-    }
+    check_inputs(core::slice::from_ref(x)).map_err(|e| e.at_sample(sample))
 }
 
 /// `Ok` if no element of the output of `sample` is NaN (`classify`: an

@@ -120,11 +120,22 @@ pub(crate) enum Rate {
     Scheduled(f64),
 }
 
-/// One training step: the optimizer's settings and the clipping threshold
-/// are checked (an [`Error::InvalidHyperparameter`] before anything is
-/// computed), `gradient` writes the batch gradient into `grads` and returns
-/// the batch's mean loss; if that loss is finite, the gradient is clipped
-/// and the optimizer updates `model` with it. Returns the mean loss (before
+/// The settings every entry point that trains checks once, before its first
+/// step changes anything: the optimizer's, and the clipping threshold in the
+/// model's scalar type (an [`Error::InvalidHyperparameter`]).
+pub(crate) fn check_settings<M, O>(optimizer: &O, clip: Clip) -> Result<(), Error>
+where
+    M: Params,
+    O: Optimizer<M>,
+{
+    optimizer.check()?;
+    clip.check_in::<M::Scalar>()
+}
+
+/// One training step, its settings already checked ([`check_settings`]):
+/// `gradient` writes the batch gradient into `grads` and returns the batch's
+/// mean loss; if that loss is finite, the gradient is clipped and the
+/// optimizer updates `model` with it. Returns the mean loss (before
 /// the update), or [`Error::Diverged`] with [`Divergence::Loss`] (epoch and
 /// batch 0: callers that know more say so) with nothing updated.
 #[inline]
@@ -140,8 +151,6 @@ where
     M: Params,
     O: Optimizer<M>,
 {
-    optimizer.check()?;
-    clip.check_in::<M::Scalar>()?;
     let mean = gradient(model, grads)?;
     if !mean.is_finite() {
         return Err(Error::Diverged {

@@ -152,6 +152,7 @@ where
         O: Optimizer<M>,
     {
         check_data(loss, inputs, targets, "batch")?;
+        step::check_settings(optimizer, clip)?;
         step::step(model, grads, optimizer, clip, Rate::Own, |model, grads| {
             self.batch_gradient(model, inputs, targets, loss, grads)
         })

@@ -1,7 +1,7 @@
 //! Adam and AdamW: per-parameter step sizes from running moments of the
 //! gradient.
 
-use super::{check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
+use super::{check_eps, check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
 use crate::error::Error;
 use crate::math::{cast, flush_subnormal};
 use crate::params::Params;
@@ -188,14 +188,7 @@ impl<M: Params, X: Buffer<M>> Optimizer<M> for Adam<M, X> {
         check_learning_rate::<M::Scalar>(self.lr)?;
         require("beta1", self.beta1, (0.0..1.0).contains(&self.beta1), "in [0, 1)")?;
         require("beta2", self.beta2, (0.0..1.0).contains(&self.beta2), "in [0, 1)")?;
-        // ε = 0 divides by zero wherever a parameter's gradient has always been 0.
-        let narrow: M::Scalar = crate::math::cast(self.eps);
-        require(
-            "eps",
-            self.eps,
-            self.eps > 0.0 && self.eps.is_finite() && narrow > num_traits::Zero::zero() && narrow.is_finite(),
-            "positive and finite, also in the model's scalar type",
-        )?;
+        check_eps::<M::Scalar>(self.eps)?;
         check_weight_decay(self.weight_decay)
     }
 

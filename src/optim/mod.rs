@@ -140,6 +140,19 @@ pub(crate) fn check_learning_rate<T: num_traits::Float>(lr: f64) -> Result<(), E
     require("learning rate", lr, narrow > T::zero() && narrow.is_finite(), expected)
 }
 
+/// `ε` must be positive and finite, as given and in the model's scalar type
+/// `T`: with `ε = 0` a parameter whose gradient has always been 0 divides
+/// zero by zero.
+pub(crate) fn check_eps<T: num_traits::Float>(eps: f64) -> Result<(), Error> {
+    let narrow: T = crate::math::cast(eps);
+    require(
+        "eps",
+        eps,
+        eps > 0.0 && eps.is_finite() && narrow > T::zero() && narrow.is_finite(),
+        "positive and finite, also in the model's scalar type",
+    )
+}
+
 /// Weight decay must be non-negative and finite.
 pub(crate) fn check_weight_decay(weight_decay: f64) -> Result<(), Error> {
     require(

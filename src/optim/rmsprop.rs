@@ -1,6 +1,6 @@
 //! RMSprop: divide the gradient by a running root-mean-square of itself.
 
-use super::{check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
+use super::{check_eps, check_learning_rate, check_weight_decay, require, Buffer, Kept, Optimizer, Unused};
 use crate::error::Error;
 use crate::math::{cast, flush_subnormal};
 use crate::params::Params;
@@ -244,14 +244,7 @@ impl<M: Params, A: Buffer<M>, B: Buffer<M>> Optimizer<M> for RmsProp<M, A, B> {
     fn check(&self) -> Result<(), Error> {
         check_learning_rate::<M::Scalar>(self.lr)?;
         require("alpha", self.alpha, (0.0..1.0).contains(&self.alpha), "in [0, 1)")?;
-        // ε = 0 divides by zero wherever a parameter's gradient has always been 0.
-        let narrow: M::Scalar = crate::math::cast(self.eps);
-        require(
-            "eps",
-            self.eps,
-            self.eps > 0.0 && self.eps.is_finite() && narrow > num_traits::Zero::zero() && narrow.is_finite(),
-            "positive and finite, also in the model's scalar type",
-        )?;
+        check_eps::<M::Scalar>(self.eps)?;
         require(
             "momentum",
             self.momentum,

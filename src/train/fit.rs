@@ -124,9 +124,8 @@ where
         check_data(loss, x, t, "validation data")?;
     }
     check_batch_size(options.batch_size)?;
-    optimizer.check()?;
+    crate::step::check_settings(optimizer, options.clip)?;
     options.schedule.check()?;
-    options.clip.check_in::<T>()?;
     if let Some(stop) = options.early_stopping {
         crate::optim::require(
             "early-stopping minimum improvement",

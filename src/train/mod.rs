@@ -124,6 +124,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         O: Optimizer<Self>,
     {
         check_data(loss, inputs, targets, "batch")?;
+        step::check_settings(optimizer, clip)?;
         step::step(self, grads, optimizer, clip, Rate::Own, |model, grads| {
             Ok(step::sample_gradient(model, inputs.iter().zip(targets), loss, grads))
         })
@@ -155,6 +156,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
         // The whole data set, once, before the first step changes anything.
         check_data(loss, inputs, targets, "data set")?;
         check_batch_size(batch_size)?;
+        step::check_settings(optimizer, clip)?;
         let mut total = T::zero();
         for (batch, (x, t)) in inputs.chunks(batch_size).zip(targets.chunks(batch_size)).enumerate() {
             let step = step::step(self, grads, optimizer, clip, Rate::Own, |model, grads| {
