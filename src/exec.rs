@@ -144,11 +144,15 @@ where
     M::output_rows(tape).0
 }
 
-/// The mean loss over the rows of `inputs` and `targets` (`alloc`, at least
-/// one row) and its gradient written into `grads`: the batch's forward pass,
-/// `(1/B) ∂L_b/∂y_b` into the output layer's gradient buffer for every row
-/// `b`, and the backward pass, which sums over the rows, so the parameter
-/// gradients come out as means without a separate pass.
+/// The rows of `inputs` and `targets` (`alloc`, at least one row) as part
+/// of a batch of `batch_rows` rows: returns their summed loss divided by
+/// `batch_rows` and writes their gradient, divided likewise, into `grads`.
+/// The batch's forward pass, `(1/B) ∂L_b/∂y_b` into the output layer's
+/// gradient buffer for every row `b`, and the backward pass, which sums over
+/// the rows, so the parameter gradients come out as means without a
+/// separate pass. With `batch_rows = inputs.len()` that is the mean loss
+/// and its gradient; a shard of a larger batch ([`crate::batch`]) passes the
+/// whole batch's size.
 #[cfg(feature = "alloc")]
 #[inline]
 pub(crate) fn rows_gradient<M, T, L, const IN: usize, const N: usize>(
@@ -158,6 +162,7 @@ pub(crate) fn rows_gradient<M, T, L, const IN: usize, const N: usize>(
     loss: &L,
     tape: &mut M::Rows,
     grads: &mut M,
+    batch_rows: usize,
 ) -> T
 where
     M: Layer<Input = [T; IN], Output = [T; N]> + crate::params::Params<Scalar = T>,
@@ -171,6 +176,7 @@ where
         loss: &'a L,
         tape: &'a mut M::Rows,
         grads: &'a mut M,
+        batch_rows: usize,
     }
     impl<M, T, L, const IN: usize, const N: usize> Kernel for Pass<'_, M, T, L, IN, N>
     where
@@ -181,9 +187,9 @@ where
         type Output = T;
         #[inline(always)]
         fn run<I: Isa>(self, isa: I) -> T {
-            let Pass { model, inputs, targets, loss, tape, grads } = self;
+            let Pass { model, inputs, targets, loss, tape, grads, batch_rows } = self;
             model.forward_rows(isa, inputs, tape);
-            let inverse = T::one() / crate::math::count::<T>(inputs.len());
+            let inverse = T::one() / crate::math::count::<T>(batch_rows);
             let (outputs, d_outputs) = M::output_rows(tape);
             let mut sum = T::zero();
             for ((y, d_y), t) in outputs.iter().zip(d_outputs.iter_mut()).zip(targets) {
@@ -195,5 +201,5 @@ where
             sum * inverse
         }
     }
-    simd::dispatch(Pass { model, inputs, targets, loss, tape, grads })
+    simd::dispatch(Pass { model, inputs, targets, loss, tape, grads, batch_rows })
 }

@@ -15,6 +15,8 @@ extern crate alloc;
 use crate::batch::Workspace;
 #[cfg(feature = "alloc")]
 use alloc::vec::Vec;
+#[cfg(feature = "std")]
+extern crate std;
 
 /// The number of rows [`Infer::predict`] sends through the batched path at
 /// a time.
@@ -92,6 +94,72 @@ pub trait Infer<T: Float, const IN: usize, const N: usize>:
             outputs.extend_from_slice(workspace.forward(self, batch));
         }
         outputs
+    }
+
+    /// [`predict`](Infer::predict) shared among `threads` threads (`std`;
+    /// 0 is an [`Error::InvalidHyperparameter`]): the same outputs, bit for
+    /// bit, for any number of threads.
+    ///
+    /// The inputs are cut into the blocks `predict` runs one after the other
+    /// ([`PREDICT_BATCH`] rows through the batched path, or single rows
+    /// through [`forward`](crate::Forward::forward)), and each thread takes
+    /// a run of consecutive blocks, each with its own workspace, writing
+    /// its own part of the outputs: every block is computed by the same code
+    /// as in `predict`, so the thread count changes nothing but the time.
+    /// The threads are started for the call and joined before it returns.
+    ///
+    /// ```
+    /// use backprop::prelude::*;
+    ///
+    /// type Net = (Dense<64, 128, ReLU>, Dense<128, 10, Identity>);
+    /// let net: Net = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(1));
+    /// let inputs = vec![[0.25f32; 64]; 1000];
+    /// assert_eq!(net.predict_with_threads(&inputs, 2)?, net.predict(&inputs));
+    /// assert!(net.predict_with_threads(&inputs, 0).is_err());
+    /// # Ok::<(), backprop::Error>(())
+    /// ```
+    #[cfg(feature = "std")]
+    fn predict_with_threads(&self, inputs: &[[T; IN]], threads: usize) -> Result<Vec<[T; N]>, Error>
+    where
+        T: Send + Sync + 'static,
+        Self: Sync,
+    {
+        crate::optim::require("threads", threads as f64, threads > 0, "at least 1")?;
+        let batched = Self::uses_gemm(inputs.len().min(PREDICT_BATCH));
+        let block = if batched { PREDICT_BATCH } else { 1 };
+        let blocks = inputs.len().div_ceil(block);
+        if threads == 1 || blocks < 2 {
+            return Ok(self.predict(inputs));
+        }
+        let mut outputs = alloc::vec![[T::zero(); N]; inputs.len()];
+        // Thread t takes blocks ⌊t·blocks/threads⌋ .. ⌊(t+1)·blocks/threads⌋.
+        let threads = threads.min(blocks);
+        let rows_of = |t: usize| (t * blocks / threads * block).min(inputs.len());
+        let run = |inputs: &[[T; IN]], outputs: &mut [[T; N]]| {
+            if batched {
+                let mut workspace = Workspace::<Self>::new();
+                for (x, y) in inputs.chunks(PREDICT_BATCH).zip(outputs.chunks_mut(PREDICT_BATCH)) {
+                    y.copy_from_slice(workspace.forward(self, x));
+                }
+            } else {
+                for (x, y) in inputs.iter().zip(outputs.iter_mut()) {
+                    *y = self.forward(x);
+                }
+            }
+        };
+        std::thread::scope(|scope| {
+            let (first, mut rest) = outputs.split_at_mut(rows_of(1));
+            for t in 1..threads {
+                let (start, end) = (rows_of(t), rows_of(t + 1));
+                let (mine, others) = core::mem::take(&mut rest).split_at_mut(end - start);
+                rest = others;
+                let inputs = inputs.get(start..end).unwrap_or(&[]);
+                scope.spawn(move || run(inputs, mine));
+            }
+            // The calling thread takes the first run of blocks.
+            run(inputs.get(..rows_of(1)).unwrap_or(&[]), first);
+        });
+        Ok(outputs)
     }
 
     /// The predicted class of one sample: the index of the largest output

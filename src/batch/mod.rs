@@ -44,8 +44,12 @@
 //! left are `matrixmultiply`'s packing buffers, one per matrix product
 //! (`tests/batch.rs` counts them).
 
+pub(crate) mod shards;
+#[cfg(feature = "std")]
+pub(crate) mod team;
 mod workspace;
 
+pub(crate) use workspace::Rows;
 pub use workspace::Workspace;
 
 /// Whether a `Dense<IN, OUT>` layer runs `rows` rows faster as one matrix

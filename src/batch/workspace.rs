@@ -129,7 +129,7 @@ where
         if inputs.is_empty() {
             return Err(Error::EmptyData { what: "batch" });
         }
-        Ok(exec::rows_gradient(model, inputs, targets, loss, &mut self.tape, grads))
+        Ok(exec::rows_gradient(model, inputs, targets, loss, &mut self.tape, grads, inputs.len()))
     }
 
     /// One optimizer step on one batch, through the batched path: the same
@@ -158,29 +158,78 @@ where
         })
     }
 
-    /// [`gradient`](Workspace::gradient) on the rows of `inputs` and
-    /// `targets` listed in `indices` (a shuffled mini-batch), gathered into
-    /// the workspace first; `targets_buffer` receives the targets.
-    pub(crate) fn gradient_of_rows<L: Loss<T, N>>(
+    /// The rows `rows` of `inputs` and `targets` as part of a batch of
+    /// `batch_rows` rows: writes their gradient divided by `batch_rows` into
+    /// `grads` and returns their summed loss divided likewise. Shuffled rows
+    /// (`Rows::Listed`) are gathered into the workspace first, their targets
+    /// into `targets_buffer`. At least one row; every index in range (the
+    /// callers' rows come from `0..inputs.len()`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn rows_gradient<L: Loss<T, N>>(
         &mut self,
         model: &M,
         (inputs, targets): (&[[T; IN]], &[L::Target]),
-        indices: &[usize],
+        rows: Rows<'_>,
         targets_buffer: &mut Vec<L::Target>,
         loss: &L,
         grads: &mut M,
-    ) -> Result<T, Error> {
-        let mut gathered = core::mem::take(&mut self.gathered);
-        gathered.clear();
-        targets_buffer.clear();
-        for &i in indices {
-            if let (Some(x), Some(t)) = (inputs.get(i), targets.get(i)) {
-                gathered.push(*x);
-                targets_buffer.push(*t);
+        batch_rows: usize,
+    ) -> T {
+        match rows {
+            Rows::Range(range) => {
+                let inputs = inputs.get(range.clone()).unwrap_or(&[]);
+                let targets = targets.get(range).unwrap_or(&[]);
+                exec::rows_gradient(model, inputs, targets, loss, &mut self.tape, grads, batch_rows)
+            }
+            Rows::Listed(indices) => {
+                let mut gathered = core::mem::take(&mut self.gathered);
+                gathered.clear();
+                targets_buffer.clear();
+                for &i in indices {
+                    if let (Some(x), Some(t)) = (inputs.get(i), targets.get(i)) {
+                        gathered.push(*x);
+                        targets_buffer.push(*t);
+                    }
+                }
+                let gradient = exec::rows_gradient(
+                    model,
+                    &gathered,
+                    targets_buffer,
+                    loss,
+                    &mut self.tape,
+                    grads,
+                    batch_rows,
+                );
+                self.gathered = gathered;
+                gradient
             }
         }
-        let result = self.batch_gradient(model, &gathered, targets_buffer, loss, grads);
-        self.gathered = gathered;
-        result
+    }
+}
+
+/// Which rows of a data set form a batch (or a shard of one).
+#[derive(Clone, Debug)]
+pub(crate) enum Rows<'a> {
+    /// Consecutive rows (unshuffled training).
+    Range(core::ops::Range<usize>),
+    /// The rows at these indices (a shuffled mini-batch), gathered first.
+    Listed(&'a [usize]),
+}
+
+impl Rows<'_> {
+    /// The number of rows.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Rows::Range(range) => range.len(),
+            Rows::Listed(indices) => indices.len(),
+        }
+    }
+
+    /// Rows `part` of these (positions within this batch).
+    pub(crate) fn part(&self, part: core::ops::Range<usize>) -> Rows<'_> {
+        match self {
+            Rows::Range(range) => Rows::Range(range.start + part.start..range.start + part.end),
+            Rows::Listed(indices) => Rows::Listed(indices.get(part).unwrap_or(&[])),
+        }
     }
 }

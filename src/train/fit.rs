@@ -13,7 +13,8 @@ extern crate alloc;
 use super::report::{EpochReport, FitError, History, StopReason};
 use super::schedule::{EarlyStopping, Schedule};
 use super::shuffle::fisher_yates;
-use crate::batch::Workspace;
+use crate::batch::shards::Local;
+use crate::batch::Rows;
 use crate::check::{check_batch_size, check_data};
 use crate::error::{Divergence, Error};
 use crate::infer::{check_finite_output, finite_loss};
@@ -64,6 +65,16 @@ pub struct FitOptions<'a, T, const IN: usize, Target> {
     /// Early stopping on the validation loss (or on the training loss
     /// without validation data).
     pub early_stopping: Option<EarlyStopping>,
+    /// How many threads share each batch's gradient on the batched path
+    /// (default 1; 0 is an [`Error::InvalidHyperparameter`]). The result
+    /// does not depend on it: a batch of more than 64 rows is split into the
+    /// same shards (at most 8) whatever the number of threads, and their
+    /// gradients are added in the same order (see [`crate::batch`]), so 1,
+    /// 2 or 3 threads give the same bits. Threads beyond the number of
+    /// shards have nothing to do. Without the `std` feature the shards run
+    /// one after the other on the calling thread. The per-sample path
+    /// (nets too narrow for the batched path) runs on one thread.
+    pub threads: usize,
 }
 
 impl<T, const IN: usize, Target> Default for FitOptions<'_, T, IN, Target> {
@@ -76,6 +87,7 @@ impl<T, const IN: usize, Target> Default for FitOptions<'_, T, IN, Target> {
             clip: Clip::None,
             validation: None,
             early_stopping: None,
+            threads: 1,
         }
     }
 }
@@ -124,6 +136,7 @@ where
         check_data(loss, x, t, "validation data")?;
     }
     check_batch_size(options.batch_size)?;
+    crate::optim::require("threads", options.threads as f64, options.threads > 0, "at least 1")?;
     crate::step::check_settings(optimizer, options.clip)?;
     options.schedule.check()?;
     if let Some(stop) = options.early_stopping {
@@ -175,7 +188,9 @@ where
 }
 
 /// The body of [`Train::fit`](crate::Train::fit) and
-/// [`Train::fit_with`](crate::Train::fit_with).
+/// [`Train::fit_with`](crate::Train::fit_with): the checks, then the epochs,
+/// with the batched path's gradients on this thread or shared by a team of
+/// threads (`std`, [`FitOptions::threads`]).
 #[allow(clippy::result_large_err, clippy::too_many_arguments)] // returned once per training run
 pub(crate) fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
     model: &mut M,
@@ -188,9 +203,10 @@ pub(crate) fn fit<M, T, L, O, R, const IN: usize, const N: usize>(
     on_epoch: &mut dyn FnMut(&EpochReport<T>) -> ControlFlow<()>,
 ) -> Result<History<T>, FitError<T>>
 where
-    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
-    T: Float + 'static,
-    L: Loss<T, N>,
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T> + Send + Sync,
+    T: Float + Send + Sync + 'static,
+    L: Loss<T, N> + Sync,
+    L::Target: Send + Sync,
     O: Optimizer<M>,
     R: Rng + ?Sized,
 {
@@ -201,12 +217,62 @@ where
         history.stopped = StopReason::Failed;
         return Err(FitError { error, history });
     }
+    let mut local = Local::<M, L::Target>::new();
+    #[cfg(feature = "std")]
+    {
+        let largest = options.batch_size.min(inputs.len());
+        if options.threads > 1 && crate::batch::shards::shard_count(largest) > 1 && M::uses_gemm(largest) {
+            use crate::batch::team::{with_team, Team};
+            let team = Team::new(model, (inputs, targets), loss, options.threads, largest);
+            return with_team(&team, || {
+                let mut gradient =
+                    |model: &M, rows: Rows<'_>, grads: &mut M| team.gradient(&mut local, model, rows, grads);
+                epochs(
+                    model,
+                    (inputs, targets),
+                    loss,
+                    optimizer,
+                    options,
+                    rng,
+                    on_epoch,
+                    history,
+                    &mut gradient,
+                )
+            });
+        }
+    }
+    let mut gradient = |model: &M, rows: Rows<'_>, grads: &mut M| {
+        local.gradient(model, (inputs, targets), rows, loss, grads)
+    };
+    epochs(model, (inputs, targets), loss, optimizer, options, rng, on_epoch, history, &mut gradient)
+}
 
+/// The batched path's mean loss and gradient of a batch.
+type BatchGradient<'g, M, T> = dyn FnMut(&M, Rows<'_>, &mut M) -> T + 'g;
+
+/// The epochs of `fit`, its options checked; `gradient` computes the
+/// batched path's gradients.
+#[allow(clippy::result_large_err, clippy::too_many_arguments)]
+fn epochs<M, T, L, O, R, const IN: usize, const N: usize>(
+    model: &mut M,
+    (inputs, targets): (&[[T; IN]], &[L::Target]),
+    loss: &L,
+    optimizer: &mut O,
+    options: FitOptions<'_, T, IN, L::Target>,
+    rng: &mut R,
+    on_epoch: &mut dyn FnMut(&EpochReport<T>) -> ControlFlow<()>,
+    mut history: History<T>,
+    gradient: &mut BatchGradient<'_, M, T>,
+) -> Result<History<T>, FitError<T>>
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
+    T: Float + 'static,
+    L: Loss<T, N>,
+    O: Optimizer<M>,
+    R: Rng + ?Sized,
+{
     let initial_lr = optimizer.learning_rate();
     let mut order: Vec<usize> = (0..inputs.len()).collect();
-    // The batched path's matrices and gather buffers (allocated on first use).
-    let mut workspace = Workspace::<M>::new();
-    let mut gathered_targets: Vec<L::Target> = Vec::new();
     // Gradients and weight copies on the heap, made and copied in place.
     let mut grads: Box<M> = <Box<M> as Params>::zeroed();
     let mut last_finite: Box<M> = boxed_copy(model);
@@ -228,20 +294,11 @@ where
                     return Ok(step::sample_gradient(model, samples, loss, grads));
                 }
                 // The batched path: the rows as a matrix, gathered when shuffled.
-                match (options.shuffle, indices.first()) {
-                    (false, Some(&first)) => {
-                        let rows = first..first + indices.len();
-                        workspace.batch_gradient(model, &inputs[rows.clone()], &targets[rows], loss, grads)
-                    }
-                    _ => workspace.gradient_of_rows(
-                        model,
-                        (inputs, targets),
-                        indices,
-                        &mut gathered_targets,
-                        loss,
-                        grads,
-                    ),
-                }
+                let rows = match (options.shuffle, indices.first()) {
+                    (false, Some(&first)) => Rows::Range(first..first + indices.len()),
+                    _ => Rows::Listed(indices),
+                };
+                Ok(gradient(model, rows, grads))
             })
             .map_err(|e| match e {
                 // Nothing was updated before the first batch: not the learning rate.

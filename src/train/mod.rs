@@ -198,6 +198,11 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// ([`Optimizer::step_with_rate`]); the optimizer's own rate is never
     /// changed.
     ///
+    /// With [`FitOptions::threads`] above 1 (`std`), the batched path's
+    /// batches of more than 64 rows are shared among that many threads,
+    /// started once for the call; the result is the same for any number of
+    /// threads (fixed shards, summed in a fixed order: see [`crate::batch`]).
+    ///
     /// The same model, data, options and generator state give bit-identical
     /// results on the same machine (and on every machine when no layer takes
     /// a matrix product, whose kernel `matrixmultiply` picks per CPU).
@@ -215,6 +220,11 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     where
         T: 'static,
         L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
+        // (threads, `FitOptions::threads`)
+        Self: Send + Sync,
+        T: Send + Sync,
+        L: Sync,
+        Y: Send + Sync,
         O: Optimizer<Self>,
         R: Rng + ?Sized,
     {
@@ -240,6 +250,11 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     where
         T: 'static,
         L: Targets<Y, T, N> + Loss<T, N, Target = Y>,
+        // (threads, `FitOptions::threads`)
+        Self: Send + Sync,
+        T: Send + Sync,
+        L: Sync,
+        Y: Send + Sync,
         O: Optimizer<Self>,
         R: Rng + ?Sized,
     {

@@ -1,0 +1,275 @@
+//! The threads of a threaded `fit` (`std`): workers that live as long as
+//! the call, each computing whole shards of every batch (`shards.rs`) with
+//! its own workspace, while the calling thread computes its own shards,
+//! adds all of them up in shard order and takes the optimizer step.
+//!
+//! # Why workers live for the whole call
+//!
+//! Starting a thread costs far more than it looks: on the 2-core VM of
+//! `benches/README.md` a `std::thread::scope` with one spawned thread took
+//! 0.35–0.5 ms, as long as a third of a W3 step at batch 256, and four
+//! allocations. So `fit` starts its workers once, inside one
+//! `std::thread::scope`, and wakes them for every batch with a condition
+//! variable; a step then allocates nothing for the threads (the workers'
+//! workspaces and the shards' gradient buffers are made on the first
+//! step), only `matrixmultiply`'s packing buffers.
+//!
+//! # What the workers see
+//!
+//! The data set, the loss and the shards' gradient buffers are shared for
+//! the whole call. The model is not: the calling thread owns it and updates
+//! it between batches, so before every sharded batch it copies the
+//! parameters into a snapshot the workers read (`RwLock`; a copy of the
+//! parameters, so the workers compute with exactly the model's values).
+
+extern crate std;
+
+use super::shards::{add_part, shard_count, shard_rows, Local, Part};
+use super::workspace::Rows;
+use crate::loss::Loss;
+use crate::model::Model;
+use crate::params::Params;
+use num_traits::Float;
+use std::boxed::Box;
+use std::ops::Range;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::vec::Vec;
+
+/// What the calling thread tells the workers.
+struct Control {
+    /// Incremented for every batch handed out.
+    generation: u64,
+    /// The batch: consecutive rows, or (if `None`) the indices in `listed`.
+    range: Option<Range<usize>>,
+    listed: Vec<usize>,
+    /// Workers done with the current batch.
+    finished: usize,
+    /// A worker panicked (a bug, or a panicking loss of the caller's own):
+    /// the calling thread stops waiting, and the scope re-raises the panic.
+    failed: bool,
+    /// No more batches: the workers return.
+    stop: bool,
+}
+
+/// The shared state of a threaded `fit`.
+pub(crate) struct Team<'d, M: Model, L: Loss<M::Scalar, N>, const IN: usize, const N: usize> {
+    inputs: &'d [[M::Scalar; IN]],
+    targets: &'d [L::Target],
+    loss: &'d L,
+    /// The calling thread and the workers.
+    threads: usize,
+    /// The model's parameters for the current batch.
+    snapshot: RwLock<Box<M>>,
+    /// Shards 1, 2, ... of the current batch (shard 0 is the caller's).
+    parts: Vec<Mutex<Part<M, M::Scalar>>>,
+    control: Mutex<Control>,
+    start: Condvar,
+    done: Condvar,
+}
+
+fn lock<V>(mutex: &Mutex<V>) -> MutexGuard<'_, V> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<'d, M, T, L, const IN: usize, const N: usize> Team<'d, M, L, IN, N>
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T> + Send + Sync,
+    T: Float + Send + Sync + 'static,
+    L: Loss<T, N> + Sync,
+    L::Target: Send + Sync,
+{
+    /// The team for batches of up to `batch_size` rows of `inputs` and
+    /// `targets`, run by `threads` threads (the caller's included), with
+    /// the model's current parameters.
+    pub(crate) fn new(
+        model: &M,
+        (inputs, targets): (&'d [[T; IN]], &'d [L::Target]),
+        loss: &'d L,
+        threads: usize,
+        batch_size: usize,
+    ) -> Self {
+        let mut snapshot = <Box<M> as Params>::zeroed();
+        copy_params(&mut *snapshot, model);
+        let parts = (1..shard_count(batch_size)).map(|_| Mutex::new(Part::new())).collect();
+        let control = Control {
+            generation: 0,
+            range: None,
+            listed: Vec::with_capacity(batch_size),
+            finished: 0,
+            failed: false,
+            stop: false,
+        };
+        Team {
+            inputs,
+            targets,
+            loss,
+            threads,
+            snapshot: RwLock::new(snapshot),
+            parts,
+            control: Mutex::new(control),
+            start: Condvar::new(),
+            done: Condvar::new(),
+        }
+    }
+
+    /// The shards `s ≡ thread (mod threads)` of the batch `rows`, into the
+    /// shards' buffers (shard 0 excepted: the caller writes it itself).
+    fn shards_of(&self, thread: usize, model: &M, rows: &Rows<'_>, local: &mut Local<M, L::Target>) {
+        let batch = rows.len();
+        let shards = shard_count(batch);
+        let first = if thread == 0 { self.threads } else { thread };
+        for s in (first..shards).step_by(self.threads) {
+            let Some(part) = self.parts.get(s - 1) else { break };
+            let mut part = lock(part);
+            let part = &mut *part;
+            part.loss = local.workspace.rows_gradient(
+                model,
+                (self.inputs, self.targets),
+                rows.part(shard_rows(batch, shards, s)),
+                &mut local.targets,
+                self.loss,
+                &mut part.grads,
+                batch,
+            );
+        }
+    }
+
+    /// Worker `thread` (1, 2, ...): waits for a batch, computes its shards,
+    /// reports, until [`stop`](Team::stop).
+    pub(crate) fn work(&self, thread: usize) {
+        /// Marks the team failed if the worker unwinds, so that the
+        /// calling thread does not wait for it forever.
+        struct Failed<'a>(&'a Mutex<Control>, &'a Condvar);
+        impl Drop for Failed<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    lock(self.0).failed = true;
+                    self.1.notify_all();
+                }
+            }
+        }
+        let _failed = Failed(&self.control, &self.done);
+        let mut local = Local::<M, L::Target>::new();
+        let mut listed: Vec<usize> = Vec::new();
+        let mut seen = 0;
+        loop {
+            let range = {
+                let mut control = lock(&self.control);
+                while control.generation == seen && !control.stop {
+                    control = self.start.wait(control).unwrap_or_else(PoisonError::into_inner);
+                }
+                if control.stop {
+                    return;
+                }
+                seen = control.generation;
+                listed.clear();
+                listed.extend_from_slice(&control.listed);
+                control.range.clone()
+            };
+            {
+                let model = self.snapshot.read().unwrap_or_else(PoisonError::into_inner);
+                let rows = match range {
+                    Some(range) => Rows::Range(range),
+                    None => Rows::Listed(&listed),
+                };
+                self.shards_of(thread, &model, &rows, &mut local);
+            }
+            lock(&self.control).finished += 1;
+            self.done.notify_all();
+        }
+    }
+
+    /// The mean loss of the batch `rows` and its gradient, written into
+    /// `grads`, as [`Local::gradient`] computes it, with the shards shared
+    /// among the team; `local` is the calling thread's workspace.
+    pub(crate) fn gradient(
+        &self,
+        local: &mut Local<M, L::Target>,
+        model: &M,
+        rows: Rows<'_>,
+        grads: &mut M,
+    ) -> T {
+        let batch = rows.len();
+        let shards = shard_count(batch);
+        if shards == 1 {
+            return local.gradient(model, (self.inputs, self.targets), rows, self.loss, grads);
+        }
+        copy_params(&mut **self.snapshot.write().unwrap_or_else(PoisonError::into_inner), model);
+        {
+            let mut control = lock(&self.control);
+            control.listed.clear();
+            control.range = match &rows {
+                Rows::Range(range) => Some(range.clone()),
+                Rows::Listed(indices) => {
+                    control.listed.extend_from_slice(indices);
+                    None
+                }
+            };
+            control.finished = 0;
+            control.generation += 1;
+        }
+        self.start.notify_all();
+        let mut mean = local.workspace.rows_gradient(
+            model,
+            (self.inputs, self.targets),
+            rows.part(shard_rows(batch, shards, 0)),
+            &mut local.targets,
+            self.loss,
+            grads,
+            batch,
+        );
+        self.shards_of(0, model, &rows, local);
+        {
+            let mut control = lock(&self.control);
+            while control.finished + 1 < self.threads && !control.failed {
+                control = self.done.wait(control).unwrap_or_else(PoisonError::into_inner);
+            }
+            if control.failed {
+                return T::nan();
+            }
+        }
+        for part in self.parts.iter().take(shards - 1) {
+            add_part(grads, &mut mean, &lock(part));
+        }
+        mean
+    }
+
+    /// Tells the workers to return.
+    pub(crate) fn stop(&self) {
+        lock(&self.control).stop = true;
+        self.start.notify_all();
+    }
+}
+
+/// `dst ← src`, parameter by parameter.
+fn copy_params<M: Params>(dst: &mut M, src: &M) {
+    M::visit([dst], [src], &mut |[dst], [src]| dst.copy_from_slice(src));
+}
+
+/// Runs `body` with a team of `threads` threads (the caller's included)
+/// whose workers live until `body` returns (or unwinds).
+pub(crate) fn with_team<'d, M, T, L, R, const IN: usize, const N: usize>(
+    team: &Team<'d, M, L, IN, N>,
+    body: impl FnOnce() -> R,
+) -> R
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T> + Send + Sync,
+    T: Float + Send + Sync + 'static,
+    L: Loss<T, N> + Sync,
+    L::Target: Send + Sync,
+{
+    /// Stops the workers however `body` ends, so the scope can join them.
+    struct Stop<F: Fn()>(F);
+    impl<F: Fn()> Drop for Stop<F> {
+        fn drop(&mut self) {
+            (self.0)();
+        }
+    }
+    std::thread::scope(|scope| {
+        for thread in 1..team.threads {
+            scope.spawn(move || team.work(thread));
+        }
+        let _stop = Stop(|| team.stop());
+        body()
+    })
+}

@@ -1,0 +1,140 @@
+//! Threaded `fit` and `predict`: the same bits with 1, 2 and 3 threads, the
+//! same training (to rounding) as the per-sample path, and 0 threads
+//! refused.
+//!
+//! The reference for "the same bits" is the one-thread run: sharding is a
+//! function of the batch size alone, so every thread count must reproduce
+//! it exactly. The reference for "the right gradient" is the per-sample
+//! path (`Train::train_step`), which knows nothing of shards or threads.
+
+use backprop::prelude::*;
+use rand::Rng;
+
+/// 96 → 64 → 48 → 5: every layer a matrix product at these batch sizes.
+type Wide<T> = (Dense<96, 64, Tanh, T>, Dense<64, 48, ReLU, T>, Dense<48, 5, Identity, T>);
+
+fn data<T: Float, const IN: usize>(rows: usize, seed: u64) -> Vec<[T; IN]> {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
+    (0..rows)
+        .map(|_| core::array::from_fn(|_| T::from(f64::from(rng.next_u32() % 2001) / 1000.0 - 1.0).unwrap()))
+        .collect()
+}
+
+fn labels(rows: usize, classes: usize) -> Vec<usize> {
+    (0..rows).map(|k| (k * 7 + 3) % classes).collect()
+}
+
+fn bits<M: Params<Scalar = f32>>(model: &M) -> Vec<u32> {
+    let mut all = Vec::new();
+    model.for_each_tensor(|p| all.extend(p.iter().map(|v| v.to_bits())));
+    all
+}
+
+/// `fit` with `threads` threads; the weights and every epoch's loss, as bits.
+fn fit_with_threads(threads: usize, batch_size: usize, shuffle: bool) -> (Vec<u32>, Vec<u32>) {
+    let mut net: Box<Wide<f32>> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(5));
+    let (x, y) = (data::<f32, 96>(600, 1), labels(600, 5));
+    let options = FitOptions { epochs: 3, batch_size, shuffle, threads, ..Default::default() };
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
+    let history = net.fit(&x, &y, &SoftmaxCrossEntropy, &mut Adam::new(1e-3), options, &mut rng).unwrap();
+    (bits(&*net), history.epochs.iter().map(|e| e.train_loss.to_bits()).collect())
+}
+
+#[test]
+fn fit_gives_the_same_bits_with_1_2_and_3_threads() {
+    // 256 rows: 4 shards of 64; 200: 4 shards of 50; the last batch of 600
+    // by 256 has 88 rows (2 shards), by 200 is full.
+    for (batch_size, shuffle) in [(256, true), (256, false), (200, true)] {
+        let one = fit_with_threads(1, batch_size, shuffle);
+        for threads in [2, 3] {
+            let many = fit_with_threads(threads, batch_size, shuffle);
+            assert!(
+                one.1 == many.1,
+                "batch {batch_size}, shuffle {shuffle}: epoch losses with 1 thread {:?}, with {threads} {:?}",
+                one.1,
+                many.1
+            );
+            let differing = one.0.iter().zip(&many.0).filter(|(a, b)| a != b).count();
+            assert_eq!(
+                differing, 0,
+                "batch {batch_size}, shuffle {shuffle}: {differing} weights differ with {threads} threads"
+            );
+        }
+    }
+}
+
+/// The sharded, threaded gradient is the batch's gradient: `fit` over
+/// unshuffled batches of 256 (4 shards) on 2 threads trains, in `f64`, as
+/// the per-sample path's steps on the same batches do.
+#[test]
+fn threaded_fit_trains_as_the_per_sample_path() {
+    type Net = Box<Wide<f64>>;
+    let net: Net = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(3));
+    let (x, y) = (data::<f64, 96>(512, 2), labels(512, 5));
+    let mut fitted = net.clone();
+    let options = FitOptions { epochs: 2, batch_size: 256, shuffle: false, threads: 2, ..Default::default() };
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+    fitted.fit(&x, &y, &SoftmaxCrossEntropy, &mut Sgd::new(0.1), options, &mut rng).unwrap();
+    let mut by_hand = net.clone();
+    let (mut sgd, mut grads) = (Sgd::new(0.1), Net::zeroed());
+    for _ in 0..2 {
+        for (x, y) in x.chunks(256).zip(y.chunks(256)) {
+            by_hand.train_step(x, y, &SoftmaxCrossEntropy, &mut sgd, &mut grads, Clip::None).unwrap();
+        }
+    }
+    let (mut got, mut want) = (Vec::new(), Vec::new());
+    fitted.for_each_tensor(|p| got.extend_from_slice(p));
+    by_hand.for_each_tensor(|p| want.extend_from_slice(p));
+    for (k, (g, w)) in got.iter().zip(&want).enumerate() {
+        let error = (g - w).abs();
+        assert!(
+            error <= 1e-12 * (w.abs() + 1.0),
+            "weight {k}: threaded fit {g:e}, per sample {w:e}, difference {error:e}"
+        );
+    }
+    // And it moved: the comparison is not between two untrained nets.
+    let mut start = Vec::new();
+    net.for_each_tensor(|p| start.extend_from_slice(p));
+    assert!(start.iter().zip(&want).any(|(a, b)| a != b));
+}
+
+#[test]
+fn predict_gives_the_same_bits_with_any_thread_count() {
+    let net: Wide<f32> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(4));
+    // 1000 rows: four blocks of 256 (the last 232) through the batched path.
+    let x = data::<f32, 96>(1000, 6);
+    let want: Vec<u32> = net.predict(&x).iter().flatten().map(|v| v.to_bits()).collect();
+    for threads in [1, 2, 3, 7] {
+        let got: Vec<u32> =
+            net.predict_with_threads(&x, threads).unwrap().iter().flatten().map(|v| v.to_bits()).collect();
+        assert!(got == want, "{threads} threads: outputs differ from predict");
+    }
+    // A net too narrow for the batched path: row by row, split the same way.
+    type Narrow = (Dense<2, 8, Tanh>, Dense<8, 1, Sigmoid>);
+    let narrow: Narrow = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(4));
+    let x = data::<f32, 2>(37, 7);
+    let one_by_one: Vec<[f32; 1]> = x.iter().map(|x| narrow.forward(x)).collect();
+    assert_eq!(narrow.predict_with_threads(&x, 3).unwrap(), one_by_one);
+}
+
+#[test]
+fn zero_threads_is_an_error() {
+    let mut net: Wide<f32> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(4));
+    let x = data::<f32, 96>(10, 6);
+    let err = net.predict_with_threads(&x, 0).unwrap_err();
+    assert!(matches!(err, Error::InvalidHyperparameter { name: "threads", .. }), "{err}");
+    let before = bits(&net);
+    let options = FitOptions { threads: 0, ..Default::default() };
+    let err = net
+        .fit(
+            &x,
+            &labels(10, 5),
+            &SoftmaxCrossEntropy,
+            &mut Sgd::new(0.1),
+            options,
+            &mut Xoshiro128PlusPlus::seed_from_u64(1),
+        )
+        .unwrap_err();
+    assert!(matches!(err.error, Error::InvalidHyperparameter { name: "threads", .. }), "{}", err.error);
+    assert!(bits(&net) == before, "a refused fit changed the weights");
+}
