@@ -230,8 +230,9 @@ fn fit_err<M, L, O, const IN: usize, const N: usize>(
     options: FitOptions<'_, f64, IN, L::Target>,
 ) -> Error
 where
-    M: Model<Input = [f64; IN], Output = [f64; N]> + Params<Scalar = f64> + Clone,
-    L: Loss<f64, N> + Targets<L::Target, f64, N>,
+    M: Model<Input = [f64; IN], Output = [f64; N]> + Params<Scalar = f64> + Clone + Send + Sync,
+    L: Loss<f64, N> + Targets<L::Target, f64, N> + Sync,
+    L::Target: Send + Sync,
     O: Optimizer<M>,
 {
     let mut model = net.clone();
