@@ -122,46 +122,108 @@ impl HandNet {
     }
 }
 
-/// `C ← A B` (β = 0) with `sgemm`; `C` is `m × n` row-major.
-#[allow(clippy::too_many_arguments)]
-fn sgemm(
+/// `C ← A B` (β = 0) with `sgemm`, every operand a slice with its row and
+/// column strides (`C` `m × n`); if `swapped`, computed as `Cᵀ = Bᵀ Aᵀ`
+/// (the same numbers in the same memory, with the roles of the two operands
+/// in `matrixmultiply`'s packing and kernel exchanged).
+#[allow(clippy::type_complexity)]
+fn gemm(
     m: usize,
     k: usize,
     n: usize,
-    a: &[f32],
-    rsa: usize,
-    csa: usize,
-    b: &[f32],
-    rsb: usize,
-    csb: usize,
-    c: &mut [f32],
+    (a, rsa, csa): (&[f32], usize, usize),
+    (b, rsb, csb): (&[f32], usize, usize),
+    (c, rsc, csc): (&mut [f32], usize, usize),
+    swapped: bool,
 ) {
     assert!(
         a.len() > (m - 1) * rsa + (k - 1) * csa
             && b.len() > (k - 1) * rsb + (n - 1) * csb
-            && c.len() >= m * n
+            && c.len() > (m - 1) * rsc + (n - 1) * csc
     );
+    let s = |v: usize| v as isize;
     // SAFETY: the assertion above keeps every element the strides reach
-    // inside its slice; `c` is a unique borrow, so it overlaps neither input.
+    // inside its slice; `c` is a unique borrow, so it overlaps neither input,
+    // and its strides reach distinct elements for distinct (i, j).
     unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            0.0,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
-        );
+        if swapped {
+            matrixmultiply::sgemm(
+                n,
+                k,
+                m,
+                1.0,
+                b.as_ptr(),
+                s(csb),
+                s(rsb),
+                a.as_ptr(),
+                s(csa),
+                s(rsa),
+                0.0,
+                c.as_mut_ptr(),
+                s(csc),
+                s(rsc),
+            );
+        } else {
+            matrixmultiply::sgemm(
+                m,
+                k,
+                n,
+                1.0,
+                a.as_ptr(),
+                s(rsa),
+                s(csa),
+                b.as_ptr(),
+                s(rsb),
+                s(csb),
+                0.0,
+                c.as_mut_ptr(),
+                s(rsc),
+                s(csc),
+            );
+        }
     }
 }
+
+/// How one product of the step sees its weights: `W` (or, for a weight
+/// gradient, `∂W`) stored `[out][in]` (the library's, PyTorch's layout) or
+/// `[in][out]` (a transposed copy), and whether `matrixmultiply` computes
+/// `C = A B` or `Cᵀ = Bᵀ Aᵀ` (`swapped`).
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    in_out: bool,
+    swapped: bool,
+}
+
+/// The library's layout: `[out][in]`, `C = A B`.
+const LIBRARY: Layout = Layout { in_out: false, swapped: false };
+
+/// The four layouts measured for every product (`mnist_layout`).
+const LAYOUTS: [(&str, Layout); 4] = [
+    ("out_in", LIBRARY),
+    ("out_in_swapped", Layout { in_out: false, swapped: true }),
+    ("in_out", Layout { in_out: true, swapped: false }),
+    ("in_out_swapped", Layout { in_out: true, swapped: true }),
+];
+
+/// The eight products of a W3 step, in the order they run: the forward
+/// products `Z = X Wᵀ` of layers 1-3, then per layer from the last the
+/// weight gradient `∂W = Δᵀ X` and (layers 3 and 2) the input gradient
+/// `∂X = Δ W`.
+const PRODUCTS: [&str; 8] = [
+    "forward_1",
+    "forward_2",
+    "forward_3",
+    "weight_gradient_3",
+    "input_gradient_3",
+    "weight_gradient_2",
+    "input_gradient_2",
+    "weight_gradient_1",
+];
+
+/// The fastest layout of each product on the machine at hand, read off the
+/// `mnist_layout` group (benches/README.md has the table): the baseline
+/// `sgemm_best` runs every product in its fastest layout.
+const BEST: [Layout; 8] = [LIBRARY; 8];
 
 /// The matrices the baseline products read and write.
 struct Buffers {
@@ -171,14 +233,21 @@ struct Buffers {
     d1: Vec<f32>,
     d2: Vec<f32>,
     d3: Vec<f32>,
+    /// The weights stored `[in][out]`, for the layouts that want them so.
+    w1t: Vec<f32>,
+    w2t: Vec<f32>,
+    w3t: Vec<f32>,
     /// The weight gradients, in a value of the model's type (so that an
     /// optimizer can take them).
     grads: Box<Net>,
 }
 
 impl Buffers {
-    fn new() -> Self {
+    fn new(net: &Net) -> Self {
         let v = |n| vec![0.5f32; n];
+        fn transposed<const IN: usize, const OUT: usize>(w: &[[f32; IN]; OUT]) -> Vec<f32> {
+            (0..IN * OUT).map(|k| w[k % OUT][k / OUT]).collect()
+        }
         Buffers {
             h1: v(BATCH * 128),
             h2: v(BATCH * 64),
@@ -186,26 +255,91 @@ impl Buffers {
             d1: v(BATCH * 128),
             d2: v(BATCH * 64),
             d3: v(BATCH * 10),
+            w1t: transposed(&net.0.weights),
+            w2t: transposed(&net.1.weights),
+            w3t: transposed(&net.2.weights),
             grads: Box::<Net>::zeroed(),
         }
     }
 
-    /// The three forward products: `H = X Wᵀ` (`Wᵀ`: `W` with strides (1, IN)).
-    fn forward(&mut self, net: &Net, x: &[f32]) {
-        sgemm(BATCH, 784, 128, x, 784, 1, net.0.weights.as_flattened(), 1, 784, &mut self.h1);
-        sgemm(BATCH, 128, 64, &self.h1, 128, 1, net.1.weights.as_flattened(), 1, 128, &mut self.h2);
-        sgemm(BATCH, 64, 10, &self.h2, 64, 1, net.2.weights.as_flattened(), 1, 64, &mut self.y);
+    /// Product `p` of [`PRODUCTS`] in layout `l`, on the input batch `x`.
+    fn product(&mut self, p: usize, l: Layout, net: &Net, x: &[f32]) {
+        let Buffers { h1, h2, y, d1, d2, d3, w1t, w2t, w3t, grads } = self;
+        let (w1, w2, w3) =
+            (net.0.weights.as_flattened(), net.1.weights.as_flattened(), net.2.weights.as_flattened());
+        // `W` as the operand of `X Wᵀ` (`Wᵀ`, IN × OUT) and of `Δ W` (OUT × IN).
+        let wt = |w: &'static str| -> (&[f32], usize, usize) {
+            match (w, l.in_out) {
+                ("1", false) => (w1, 1, 784),
+                ("1", true) => (&w1t[..], 128, 1),
+                ("2", false) => (w2, 1, 128),
+                ("2", true) => (&w2t[..], 64, 1),
+                ("3", false) => (w3, 1, 64),
+                (_, _) => (&w3t[..], 10, 1),
+            }
+        };
+        let w = |w: &'static str| -> (&[f32], usize, usize) {
+            match (w, l.in_out) {
+                ("2", false) => (w2, 128, 1),
+                ("2", true) => (&w2t[..], 1, 64),
+                ("3", false) => (w3, 64, 1),
+                (_, _) => (&w3t[..], 1, 10),
+            }
+        };
+        // `∂W` (OUT × IN) stored `[out][in]` or `[in][out]`.
+        let strides = |inputs: usize, outputs: usize| if l.in_out { (1, outputs) } else { (inputs, 1) };
+        let s = l.swapped;
+        match p {
+            0 => gemm(BATCH, 784, 128, (x, 784, 1), wt("1"), (h1, 128, 1), s),
+            1 => gemm(BATCH, 128, 64, (h1, 128, 1), wt("2"), (h2, 64, 1), s),
+            2 => gemm(BATCH, 64, 10, (h2, 64, 1), wt("3"), (y, 10, 1), s),
+            3 => {
+                let (r, c) = strides(64, 10);
+                gemm(10, BATCH, 64, (d3, 1, 10), (h2, 64, 1), (grads.2.weights.as_flattened_mut(), r, c), s)
+            }
+            4 => gemm(BATCH, 10, 64, (d3, 10, 1), w("3"), (d2, 64, 1), s),
+            5 => {
+                let (r, c) = strides(128, 64);
+                gemm(64, BATCH, 128, (d2, 1, 64), (h1, 128, 1), (grads.1.weights.as_flattened_mut(), r, c), s)
+            }
+            6 => gemm(BATCH, 64, 128, (d2, 64, 1), w("2"), (d1, 128, 1), s),
+            _ => {
+                let (r, c) = strides(784, 128);
+                gemm(
+                    128,
+                    BATCH,
+                    784,
+                    (d1, 1, 128),
+                    (x, 784, 1),
+                    (grads.0.weights.as_flattened_mut(), r, c),
+                    s,
+                )
+            }
+        }
     }
 
-    /// The five backward products: `∂W = Δᵀ X` (`Δᵀ`: `Δ` with strides
-    /// (1, OUT)) for the three layers, `∂X = Δ W` for layers 3 and 2.
+    /// The three forward products `H = X Wᵀ`, each in its layout.
+    fn forward_in(&mut self, net: &Net, x: &[f32], layouts: &[Layout; 8]) {
+        for p in 0..3 {
+            self.product(p, layouts[p], net, x);
+        }
+    }
+
+    /// The five backward products, each in its layout.
+    fn backward_in(&mut self, net: &Net, x: &[f32], layouts: &[Layout; 8]) {
+        for p in 3..8 {
+            self.product(p, layouts[p], net, x);
+        }
+    }
+
+    /// The three forward products in the library's layout and strides.
+    fn forward(&mut self, net: &Net, x: &[f32]) {
+        self.forward_in(net, x, &[LIBRARY; 8]);
+    }
+
+    /// The five backward products in the library's layout and strides.
     fn backward(&mut self, net: &Net, x: &[f32]) {
-        let g = &mut self.grads;
-        sgemm(10, BATCH, 64, &self.d3, 1, 10, &self.h2, 64, 1, g.2.weights.as_flattened_mut());
-        sgemm(BATCH, 10, 64, &self.d3, 10, 1, net.2.weights.as_flattened(), 64, 1, &mut self.d2);
-        sgemm(64, BATCH, 128, &self.d2, 1, 64, &self.h1, 128, 1, g.1.weights.as_flattened_mut());
-        sgemm(BATCH, 64, 128, &self.d2, 64, 1, net.1.weights.as_flattened(), 128, 1, &mut self.d1);
-        sgemm(128, BATCH, 784, &self.d1, 1, 128, x, 784, 1, g.0.weights.as_flattened_mut());
+        self.backward_in(net, x, &[LIBRARY; 8]);
     }
 }
 
@@ -214,7 +348,7 @@ fn check(net: &Net, x: &[[f32; 784]]) {
     let hand = HandNet::from_library(net);
     let mut workspace = Workspace::<Net>::new();
     let batched = workspace.forward(net, x).to_vec();
-    let mut buffers = Buffers::new();
+    let mut buffers = Buffers::new(net);
     buffers.forward(net, x.as_flattened());
     for (k, x) in x.iter().enumerate() {
         let (ours, theirs) = (net.forward(x), hand.forward(x));
@@ -234,6 +368,46 @@ fn check(net: &Net, x: &[[f32; 784]]) {
     for o in 0..128 {
         assert!((buffers.h1[o] + net.0.bias[o] - z[o]).abs() <= 1e-4);
     }
+    // Every layout computes the same products (weight gradients stored
+    // `[in][out]` read back transposed).
+    let results = |layout: Layout| {
+        let mut b = Buffers::new(net);
+        b.forward_in(net, x.as_flattened(), &[layout; 8]);
+        b.backward_in(net, x.as_flattened(), &[layout; 8]);
+        let mut all = [&b.h1, &b.h2, &b.y, &b.d1, &b.d2].map(|v| v.to_vec()).concat();
+        let g = &b.grads;
+        for (w, rows, cols) in [
+            (g.0.weights.as_flattened(), 128, 784),
+            (g.1.weights.as_flattened(), 64, 128),
+            (g.2.weights.as_flattened(), 10, 64),
+        ] {
+            let at = |o: usize, i: usize| if layout.in_out { w[i * rows + o] } else { w[o * cols + i] };
+            all.extend((0..rows * cols).map(|k| at(k / cols, k % cols)));
+        }
+        all
+    };
+    let want = results(LIBRARY);
+    for (name, layout) in LAYOUTS {
+        for (k, (g, w)) in results(layout).iter().zip(&want).enumerate() {
+            assert!((g - w).abs() <= 1e-3 * (1.0 + w.abs()), "layout {name}, element {k}: {g} vs {w}");
+        }
+    }
+}
+
+/// 256 distinct batches of 64 inputs (and their labels), as a data set is
+/// read: the streaming forms of W3 and W5.
+const STREAM: usize = 256;
+
+fn stream() -> (Vec<Vec<[f32; 784]>>, Vec<usize>) {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED + 1);
+    let batches = (0..STREAM)
+        .map(|_| {
+            (0..BATCH)
+                .map(|_| core::array::from_fn(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32))
+                .collect()
+        })
+        .collect();
+    (batches, (0..BATCH).map(|k| k % 10).collect())
 }
 
 fn mnist_train(c: &mut Criterion) {
@@ -274,7 +448,7 @@ fn mnist_train(c: &mut Criterion) {
 
     group.bench_function("sgemm", |b| {
         let net = net();
-        let mut buffers = Buffers::new();
+        let mut buffers = Buffers::new(&net);
         let x = x.as_flattened();
         b.iter(|| {
             buffers.forward(&net, black_box(x));
@@ -285,7 +459,7 @@ fn mnist_train(c: &mut Criterion) {
 
     group.bench_function("sgemm_adam", |b| {
         let mut net = net();
-        let mut buffers = Buffers::new();
+        let mut buffers = Buffers::new(&net);
         let mut adam = Adam::new(1e-3);
         let x = x.as_flattened();
         b.iter(|| {
@@ -295,6 +469,148 @@ fn mnist_train(c: &mut Criterion) {
         });
         black_box(&net);
     });
+
+    group.bench_function("sgemm_best", |b| {
+        let net = net();
+        let mut buffers = Buffers::new(&net);
+        let x = x.as_flattened();
+        b.iter(|| {
+            buffers.forward_in(&net, black_box(x), &BEST);
+            buffers.backward_in(&net, black_box(x), &BEST);
+        });
+        black_box(&buffers.grads);
+    });
+
+    group.bench_function("sgemm_best_adam", |b| {
+        let mut net = net();
+        let mut buffers = Buffers::new(&net);
+        let mut adam = Adam::new(1e-3);
+        let x = x.as_flattened();
+        b.iter(|| {
+            buffers.forward_in(&net, black_box(x), &BEST);
+            buffers.backward_in(&net, black_box(x), &BEST);
+            adam.step(&mut net, &buffers.grads);
+        });
+        black_box(&net);
+    });
+
+    // Streaming: a new batch every step, cycling through 256.
+    let (batches, labels) = stream();
+    group.bench_function("backprop_stream", |b| {
+        let mut net = net();
+        let mut grads = Box::<Net>::zeroed();
+        let mut adam = Adam::new(1e-3);
+        let mut workspace = Workspace::new();
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % STREAM;
+            workspace
+                .train_step(
+                    &mut net,
+                    black_box(&batches[k]),
+                    &labels,
+                    &SoftmaxCrossEntropy,
+                    &mut adam,
+                    &mut grads,
+                    Clip::None,
+                )
+                .expect("finite loss")
+        });
+    });
+
+    group.bench_function("sgemm_best_stream", |b| {
+        let net = net();
+        let mut buffers = Buffers::new(&net);
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % STREAM;
+            let x = batches[k].as_flattened();
+            buffers.forward_in(&net, black_box(x), &BEST);
+            buffers.backward_in(&net, black_box(x), &BEST);
+        });
+        black_box(&buffers.grads);
+    });
+    group.finish();
+}
+
+/// Each of the eight products of a W3 step alone, in each of the four
+/// layouts ([`LAYOUTS`]): which one `matrixmultiply` runs fastest.
+fn mnist_layout(c: &mut Criterion) {
+    let (x, _) = data();
+    let net = net();
+    let mut group = c.benchmark_group("mnist_layout");
+    group.throughput(Throughput::Elements(BATCH as u64));
+    let mut buffers = Buffers::new(&net);
+    let x = x.as_flattened();
+    for (p, product) in PRODUCTS.iter().enumerate() {
+        for (name, layout) in LAYOUTS {
+            group.bench_function(format!("{product}/{name}"), |b| {
+                b.iter(|| buffers.product(p, layout, &net, black_box(x)));
+            });
+        }
+    }
+    group.finish();
+}
+
+/// W3 at a batch of 256 through `fit` on 1, 2 and 3 threads: one iteration
+/// is one `fit` call of 2 epochs over 16 distinct, unshuffled batches
+/// (4096 samples), Adam lr 1e-3; `step` is the unsharded
+/// `Workspace::train_step` on the same batches, one after the other.
+fn mnist_train_256(c: &mut Criterion) {
+    const ROWS: usize = 256;
+    const BATCHES: usize = 16;
+    const EPOCHS: usize = 2;
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED + 2);
+    let x: Vec<[f32; 784]> = (0..ROWS * BATCHES)
+        .map(|_| core::array::from_fn(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32))
+        .collect();
+    let labels: Vec<usize> = (0..x.len()).map(|k| k % 10).collect();
+    let mut group = c.benchmark_group("mnist_train_256");
+    group.sample_size(10);
+
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.bench_function("step", |b| {
+        let mut net = net();
+        let mut grads = Box::<Net>::zeroed();
+        let mut adam = Adam::new(1e-3);
+        let mut workspace = Workspace::new();
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % BATCHES;
+            let rows = k * ROWS..(k + 1) * ROWS;
+            workspace
+                .train_step(
+                    &mut net,
+                    black_box(&x[rows.clone()]),
+                    &labels[rows],
+                    &SoftmaxCrossEntropy,
+                    &mut adam,
+                    &mut grads,
+                    Clip::None,
+                )
+                .expect("finite loss")
+        });
+    });
+
+    group.throughput(Throughput::Elements((ROWS * BATCHES * EPOCHS) as u64));
+    for threads in [1, 2, 3] {
+        group.bench_function(format!("fit_{threads}_threads"), |b| {
+            let mut net = net();
+            let mut adam = Adam::new(1e-3);
+            let options = FitOptions {
+                epochs: EPOCHS,
+                batch_size: ROWS,
+                shuffle: false,
+                threads,
+                ..Default::default()
+            };
+            let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+            b.iter(|| {
+                net.fit(black_box(&x), &labels, &SoftmaxCrossEntropy, &mut adam, options, &mut rng)
+                    .expect("finite loss")
+            });
+        });
+    }
     group.finish();
 }
 
@@ -344,12 +660,41 @@ fn mnist_infer_64(c: &mut Criterion) {
 
     group.bench_function("sgemm", |b| {
         let net = net();
-        let mut buffers = Buffers::new();
+        let mut buffers = Buffers::new(&net);
         b.iter(|| buffers.forward(&net, black_box(x.as_flattened())));
+        black_box(&buffers.y);
+    });
+
+    group.bench_function("sgemm_best", |b| {
+        let net = net();
+        let mut buffers = Buffers::new(&net);
+        b.iter(|| buffers.forward_in(&net, black_box(x.as_flattened()), &BEST));
+        black_box(&buffers.y);
+    });
+
+    let (batches, _) = stream();
+    group.bench_function("backprop_stream", |b| {
+        let net = net();
+        let mut workspace = Workspace::new();
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % STREAM;
+            black_box(workspace.forward(&net, black_box(&batches[k]))[0])
+        });
+    });
+
+    group.bench_function("sgemm_best_stream", |b| {
+        let net = net();
+        let mut buffers = Buffers::new(&net);
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % STREAM;
+            buffers.forward_in(&net, black_box(batches[k].as_flattened()), &BEST)
+        });
         black_box(&buffers.y);
     });
     group.finish();
 }
 
-criterion_group!(benches, mnist_train, mnist_infer_1, mnist_infer_64);
+criterion_group!(benches, mnist_train, mnist_infer_1, mnist_infer_64, mnist_layout, mnist_train_256);
 criterion_main!(benches);

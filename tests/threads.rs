@@ -138,3 +138,26 @@ fn zero_threads_is_an_error() {
     assert!(matches!(err.error, Error::InvalidHyperparameter { name: "threads", .. }), "{}", err.error);
     assert!(bits(&net) == before, "a refused fit changed the weights");
 }
+
+/// A step that leaves a weight non-finite is undone from the same copy of
+/// the weights with threads as without (the team's snapshot).
+#[test]
+fn a_diverging_threaded_fit_restores_the_weights_as_one_thread_does() {
+    let run = |threads: usize| {
+        let mut net: Box<Wide<f32>> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(5));
+        let (x, y) = (data::<f32, 96>(512, 1), labels(512, 5));
+        let options = FitOptions { epochs: 2, batch_size: 256, threads, ..Default::default() };
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
+        let err = net.fit(&x, &y, &SoftmaxCrossEntropy, &mut Sgd::new(3e38), options, &mut rng).unwrap_err();
+        (format!("{}", err.error), bits(&*net))
+    };
+    let (one, two) = (run(1), run(2));
+    assert!(
+        one.0.contains("diverged") || one.0.contains("Diverged") || one.0.contains("not finite"),
+        "{}",
+        one.0
+    );
+    assert_eq!(one.0, two.0);
+    assert!(one.1 == two.1, "restored weights differ between 1 and 2 threads");
+    assert!(one.1.iter().all(|&b| f32::from_bits(b).is_finite()), "a non-finite weight was kept");
+}

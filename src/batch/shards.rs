@@ -60,6 +60,29 @@ pub(crate) fn shard_rows(rows: usize, shards: usize, shard: usize) -> Range<usiz
     at(shard)..at(shard + 1)
 }
 
+/// `dst ← src`, parameter by parameter, in place.
+pub(crate) fn copy_params<M: Params>(dst: &mut M, src: &M) {
+    M::visit([dst], [src], &mut |[dst], [src]| dst.copy_from_slice(src));
+}
+
+/// The copy of the weights from before the current step, which a step
+/// that leaves a parameter non-finite restores.
+pub(crate) trait Snapshot<M> {
+    /// Keeps a copy of `model`'s parameters.
+    fn save(&mut self, model: &M);
+    /// Puts the kept parameters back into `model`.
+    fn restore(&self, model: &mut M);
+}
+
+impl<M: Params> Snapshot<M> for Box<M> {
+    fn save(&mut self, model: &M) {
+        copy_params(&mut **self, model);
+    }
+    fn restore(&self, model: &mut M) {
+        copy_params(model, self);
+    }
+}
+
 /// The gradient of one shard beyond the first, and its share of the loss.
 pub(crate) struct Part<M, T> {
     pub(crate) grads: Box<M>,

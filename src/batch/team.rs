@@ -24,7 +24,7 @@
 
 extern crate std;
 
-use super::shards::{add_part, shard_count, shard_rows, Local, Part};
+use super::shards::{add_part, copy_params, shard_count, shard_rows, Local, Part, Snapshot};
 use super::workspace::Rows;
 use crate::loss::Loss;
 use crate::model::Model;
@@ -181,7 +181,10 @@ where
 
     /// The mean loss of the batch `rows` and its gradient, written into
     /// `grads`, as [`Local::gradient`] computes it, with the shards shared
-    /// among the team; `local` is the calling thread's workspace.
+    /// among the team; `local` is the calling thread's workspace. The
+    /// workers compute with the team's snapshot of the weights, which must
+    /// hold `model`'s parameters: `fit` saves them there before every step
+    /// (it is the copy a divergence restores, [`Snapshot`]).
     pub(crate) fn gradient(
         &self,
         local: &mut Local<M, L::Target>,
@@ -194,7 +197,6 @@ where
         if shards == 1 {
             return local.gradient(model, (self.inputs, self.targets), rows, self.loss, grads);
         }
-        copy_params(&mut **self.snapshot.write().unwrap_or_else(PoisonError::into_inner), model);
         {
             let mut control = lock(&self.control);
             control.listed.clear();
@@ -241,9 +243,19 @@ where
     }
 }
 
-/// `dst ← src`, parameter by parameter.
-fn copy_params<M: Params>(dst: &mut M, src: &M) {
-    M::visit([dst], [src], &mut |[dst], [src]| dst.copy_from_slice(src));
+impl<M, T, L, const IN: usize, const N: usize> Snapshot<M> for &Team<'_, M, L, IN, N>
+where
+    M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T> + Send + Sync,
+    T: Float + Send + Sync + 'static,
+    L: Loss<T, N> + Sync,
+    L::Target: Send + Sync,
+{
+    fn save(&mut self, model: &M) {
+        copy_params(&mut **self.snapshot.write().unwrap_or_else(PoisonError::into_inner), model);
+    }
+    fn restore(&self, model: &mut M) {
+        copy_params(model, &self.snapshot.read().unwrap_or_else(PoisonError::into_inner));
+    }
 }
 
 /// Runs `body` with a team of `threads` threads (the caller's included)

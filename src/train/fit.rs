@@ -13,7 +13,7 @@ extern crate alloc;
 use super::report::{EpochReport, FitError, History, StopReason};
 use super::schedule::{EarlyStopping, Schedule};
 use super::shuffle::fisher_yates;
-use crate::batch::shards::Local;
+use crate::batch::shards::{copy_params, Local, Snapshot};
 use crate::batch::Rows;
 use crate::check::{check_batch_size, check_data};
 use crate::error::{Divergence, Error};
@@ -90,11 +90,6 @@ impl<T, const IN: usize, Target> Default for FitOptions<'_, T, IN, Target> {
             threads: 1,
         }
     }
-}
-
-/// `dst ← src`, parameter by parameter, in place.
-fn copy_params<M: Params>(dst: &mut M, src: &M) {
-    M::visit([dst], [src], &mut |[dst], [src]| dst.copy_from_slice(src));
 }
 
 /// A copy of `model`'s parameters in a new box, made in place (a big model
@@ -227,9 +222,13 @@ where
             return with_team(&team, || {
                 let mut gradient =
                     |model: &M, rows: Rows<'_>, grads: &mut M| team.gradient(&mut local, model, rows, grads);
+                // The team's snapshot of the weights, which its workers read,
+                // is also the copy that a divergence restores.
+                let mut last_finite = &team;
+                let data = (inputs, targets);
                 epochs(
                     model,
-                    (inputs, targets),
+                    data,
                     loss,
                     optimizer,
                     options,
@@ -237,6 +236,7 @@ where
                     on_epoch,
                     history,
                     &mut gradient,
+                    &mut last_finite,
                 )
             });
         }
@@ -244,7 +244,9 @@ where
     let mut gradient = |model: &M, rows: Rows<'_>, grads: &mut M| {
         local.gradient(model, (inputs, targets), rows, loss, grads)
     };
-    epochs(model, (inputs, targets), loss, optimizer, options, rng, on_epoch, history, &mut gradient)
+    let mut last_finite: Box<M> = boxed_copy(model);
+    let data = (inputs, targets);
+    epochs(model, data, loss, optimizer, options, rng, on_epoch, history, &mut gradient, &mut last_finite)
 }
 
 /// The batched path's mean loss and gradient of a batch.
@@ -263,6 +265,7 @@ fn epochs<M, T, L, O, R, const IN: usize, const N: usize>(
     on_epoch: &mut dyn FnMut(&EpochReport<T>) -> ControlFlow<()>,
     mut history: History<T>,
     gradient: &mut BatchGradient<'_, M, T>,
+    last_finite: &mut dyn Snapshot<M>,
 ) -> Result<History<T>, FitError<T>>
 where
     M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
@@ -275,7 +278,6 @@ where
     let mut order: Vec<usize> = (0..inputs.len()).collect();
     // Gradients and weight copies on the heap, made and copied in place.
     let mut grads: Box<M> = <Box<M> as Params>::zeroed();
-    let mut last_finite: Box<M> = boxed_copy(model);
     let mut best: Option<(T, usize, Box<M>)> = None;
 
     // The schedule's rates in epoch order: one multiplication per decay in all.
@@ -286,7 +288,7 @@ where
 
         let mut total = T::zero();
         for (batch, indices) in order.chunks(options.batch_size).enumerate() {
-            copy_params(&mut *last_finite, model);
+            last_finite.save(model);
             let rate = Rate::Scheduled(learning_rate);
             let mean = step::step(model, &mut grads, optimizer, options.clip, rate, |model, grads| {
                 if !M::uses_gemm(indices.len()) {
@@ -315,7 +317,7 @@ where
                     continue;
                 }
                 Ok(mean) => {
-                    copy_params(model, &last_finite);
+                    last_finite.restore(model);
                     let loss = mean.to_f64().unwrap_or(f64::NAN);
                     Error::Diverged { epoch, batch, loss, cause: Divergence::Update }
                 }
