@@ -17,6 +17,20 @@
 //!     that uses these products and an exact Adam (nothing else of a step:
 //!     no bias, activation or loss). `sgemm / sgemm_adam` is the best ratio
 //!     `backprop / sgemm` could reach.
+//!   - `sgemm_best`, `sgemm_best_adam`: the same, with every product in the
+//!     layout `matrixmultiply` runs fastest (`BEST`, read off
+//!     `mnist_layout`): the baseline of the ratio.
+//!   - `backprop_stream`, `sgemm_best_stream`: streaming, a new batch every
+//!     step, cycling through 256 distinct pre-generated batches (51 MB of
+//!     inputs), as a data set is read.
+//! * `mnist_layout`: each of the eight products of a W3 step alone, in four
+//!   layouts: `W` (or `∂W`) stored `[out][in]` (the library's) or `[in][out]`
+//!   (a transposed copy), each as `C = A B` or as `Cᵀ = Bᵀ Aᵀ` (`_swapped`:
+//!   the operands' roles in `matrixmultiply` exchanged, the same memory).
+//! * `mnist_train_256`: W3 at a batch of 256 rows. `step` is
+//!   [`Workspace::train_step`] (unsharded, one thread); `fit_{1,2,3}_threads`
+//!   one `fit` call (2 epochs over 16 distinct unshuffled batches, 8192
+//!   samples) with `FitOptions::threads` = 1, 2, 3: the scaling.
 //! * `mnist_infer_1` (W4): the forward pass of one sample.
 //!   - `backprop`: [`Forward::forward`].
 //!   - `hand_written`: the baseline, the same net as plain fixed-array loops
@@ -24,7 +38,9 @@
 //! * `mnist_infer_64` (W5): the forward pass of a batch of 64.
 //!   - `backprop`: [`Workspace::forward`], the batched path.
 //!   - `per_sample`: 64 calls of [`Forward::forward`].
-//!   - `sgemm`: the baseline, the three forward products alone.
+//!   - `sgemm`: the three forward products alone; `sgemm_best` in their
+//!     fastest layouts (the baseline).
+//!   - `backprop_stream`, `sgemm_best_stream`: streaming, as for W3.
 //!
 //! Inputs are uniform in [0, 1), labels cycle through 0..9, all generated
 //! from a fixed seed before anything is timed. Before timing, the bench

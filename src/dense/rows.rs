@@ -21,7 +21,8 @@
 //! stored column-major: the product ([`gemm_into`]) takes every operand with
 //! its own row and column strides, so none of the three products copies or
 //! transposes anything. Bias and activation are one pass over `Z` after the
-//! product, and `f'` one pass over `Δ` before the products. When `f'` can be
+//! product, and `f'` with the bias gradient one pass over `Δ` before the
+//! products. When `f'` can be
 //! had from `A` alone (identity, ReLU, sigmoid, tanh:
 //! [`Activation::DERIVATIVE_FROM_OUTPUT`]), `Z` is not kept at all: the
 //! product is written into `A`'s buffer and activated in place.
@@ -137,15 +138,18 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
         let input = &input[..rows];
         let DenseRows { pre_activation, output, gradient } = tape;
         let delta = &mut gradient[..rows];
-        // Δ = ∂L/∂A ⊙ f'(Z, A), with A standing in for Z if f' needs only A
-        let z = if A::DERIVATIVE_FROM_OUTPUT { &*output } else { &*pre_activation };
-        for ((d, z), a) in delta.iter_mut().zip(&z[..rows]).zip(&output[..rows]) {
-            *d = simd::map3(d, z, a, |d, z, a| d * A::df(z, a));
-        }
-        let delta = &*delta;
+        // Δ = ∂L/∂A ⊙ f'(Z, A), with A standing in for Z if f' needs only A,
+        // and ∂L/∂b = Σ_b δ_b in the same pass, while the row is in cache
+        // (rows in order, as the per-sample path adds them).
         if WRITE {
             grads.bias = [T::zero(); OUT];
         }
+        let z = if A::DERIVATIVE_FROM_OUTPUT { &*output } else { &*pre_activation };
+        for ((d, z), a) in delta.iter_mut().zip(&z[..rows]).zip(&output[..rows]) {
+            *d = simd::map3(d, z, a, |d, z, a| d * A::df(z, a));
+            simd::add_assign(&mut grads.bias, d);
+        }
+        let delta = &*delta;
         if gemm {
             // ∂L/∂W = Δᵀ X: Δᵀ is Δ read with strides (1, OUT).
             gemm_into(
@@ -155,10 +159,6 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
                 if WRITE { T::zero() } else { T::one() },
                 grads.weights.as_flattened_mut(),
             );
-            // ∂L/∂b = Σ_b δ_b
-            for delta in delta {
-                simd::add_assign(&mut grads.bias, delta);
-            }
             // ∂L/∂X = Δ W
             if let Some(d_input) = d_input {
                 let len = rows.min(d_input.len());
@@ -172,15 +172,14 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
             }
             return;
         }
-        // Row by row, with the per-sample kernels: b += δ, G += δ xᵀ and, if
-        // wanted, ∂L/∂x = Wᵀ δ.
+        // Row by row, with the per-sample kernels: G += δ xᵀ and, if wanted,
+        // ∂L/∂x = Wᵀ δ.
         if WRITE {
             grads.weights = [[T::zero(); IN]; OUT];
         }
         match d_input {
             Some(d_input) => {
                 for ((x, delta), d_x) in input.iter().zip(delta).zip(d_input.iter_mut()) {
-                    simd::add_assign(&mut grads.bias, delta);
                     *d_x = simd::outer_and_transposed::<T, IN, OUT, true, false>(
                         &self.weights,
                         delta,
@@ -191,7 +190,6 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
             }
             None => {
                 for (x, delta) in input.iter().zip(delta) {
-                    simd::add_assign(&mut grads.bias, delta);
                     simd::outer_and_transposed::<T, IN, OUT, false, false>(
                         &self.weights,
                         delta,
