@@ -35,6 +35,25 @@
 //! `f32` and `f64`), and is reproducible on one machine. The per-sample path
 //! is the one that gives the same bits everywhere.
 //!
+//! # Threads: shards of a batch
+//!
+//! [`Train::fit`](crate::Train::fit) computes a batch of more than 64 rows
+//! in shards, `min(⌈B / 64⌉, 8)` of them, consecutive rows each: every
+//! shard's gradient is this path's gradient of its rows (scaled by the whole
+//! batch's `1/B`), and the batch's gradient is their sum in shard order,
+//!
+//! ```text
+//! g = ((g₀ + g₁) + g₂) + …       g_s = (1/B) Σ_{b ∈ shard s} ∂L_b/∂θ
+//! ```
+//!
+//! With [`FitOptions::threads`](crate::train::FitOptions::threads) above 1
+//! (`std`), worker threads started once per `fit` call compute some of the
+//! shards; since the split depends on `B` alone and the sum is always
+//! formed in the same order, the result has the same bits with any number
+//! of threads. [`Infer::predict_with_threads`](crate::Infer::predict_with_threads)
+//! shares `predict`'s blocks of rows likewise. `ARCHITECTURE.md` has the
+//! design; a [`Workspace`]'s own steps run on the calling thread.
+//!
 //! # Memory
 //!
 //! A [`Workspace`] holds, per layer, `A`, `Δ` and (if `f'` needs it) `Z` for
