@@ -238,8 +238,15 @@ const PRODUCTS: [&str; 8] = [
 
 /// The fastest layout of each product on the machine at hand, read off the
 /// `mnist_layout` group (benches/README.md has the table): the baseline
-/// `sgemm_best` runs every product in its fastest layout.
-const BEST: [Layout; 8] = [LIBRARY; 8];
+/// `sgemm_best` runs every product in its fastest layout. On the AMD EPYC
+/// (AVX2 + FMA) of benches/README.md that is the library's layout for
+/// every product but the forward products of layers 2 and 3, which run
+/// faster from a transposed copy of `W`, as `Zᵀ = W Xᵀ`: `matrixmultiply`
+/// then packs `W` from contiguous columns.
+const BEST: [Layout; 8] = {
+    let transposed_copy = Layout { in_out: true, swapped: true };
+    [LIBRARY, transposed_copy, transposed_copy, LIBRARY, LIBRARY, LIBRARY, LIBRARY, LIBRARY]
+};
 
 /// The matrices the baseline products read and write.
 struct Buffers {
