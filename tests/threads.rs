@@ -42,9 +42,9 @@ fn fit_with_threads(threads: usize, batch_size: usize, shuffle: bool) -> (Vec<u3
 
 #[test]
 fn fit_gives_the_same_bits_with_1_2_and_3_threads() {
-    // 256 rows: 4 shards of 64; 200: 4 shards of 50; the last batch of 600
-    // by 256 has 88 rows (2 shards), by 200 is full.
-    for (batch_size, shuffle) in [(256, true), (256, false), (200, true)] {
+    // 256 rows: 2 shards of 128; the last batch of 600 by 256 has 88 rows
+    // (1 shard); 600 rows: 5 shards of 120, uneven among 2 and 3 threads.
+    for (batch_size, shuffle) in [(256, true), (256, false), (600, true)] {
         let one = fit_with_threads(1, batch_size, shuffle);
         for threads in [2, 3] {
             let many = fit_with_threads(threads, batch_size, shuffle);
@@ -64,7 +64,7 @@ fn fit_gives_the_same_bits_with_1_2_and_3_threads() {
 }
 
 /// The sharded, threaded gradient is the batch's gradient: `fit` over
-/// unshuffled batches of 256 (4 shards) on 2 threads trains, in `f64`, as
+/// unshuffled batches of 256 (2 shards) on 2 threads trains, in `f64`, as
 /// the per-sample path's steps on the same batches do.
 #[test]
 fn threaded_fit_trains_as_the_per_sample_path() {

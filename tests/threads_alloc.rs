@@ -5,8 +5,8 @@
 //! A threaded `fit` starts its workers and makes their workspaces once;
 //! after that a step allocates only `matrixmultiply`'s packing buffers, one
 //! per matrix product: 8 per shard for the W3 net (3 forward products, 3
-//! weight gradients, 2 input gradients), so a batch of 256 rows (4 shards)
-//! costs 32 with any number of threads, the same as on one thread.
+//! weight gradients, 2 input gradients), so a batch of 256 rows (2 shards)
+//! costs 16 with any number of threads, the same as on one thread.
 
 use backprop::prelude::*;
 use rand::Rng;
@@ -60,11 +60,11 @@ fn a_threaded_step_allocates_what_one_thread_does() {
         (0..512).map(|_| core::array::from_fn(|_| rng.next_u32() as f32 / 4e9)).collect();
     let y: Vec<usize> = (0..512).map(|k| k % 10).collect();
     for threads in [1, 2, 3] {
-        // Two more epochs are four more steps of 4 shards each.
+        // Two more epochs are four more steps of 2 shards each.
         let (short, long) = (allocations(threads, 1, &x, &y), allocations(threads, 3, &x, &y));
         assert_eq!(
             long - short,
-            4 * 4 * 8,
+            4 * 2 * 8,
             "{threads} threads: allocations per step beyond the packing buffers"
         );
     }

@@ -37,8 +37,8 @@
 //!
 //! # Threads: shards of a batch
 //!
-//! [`Train::fit`](crate::Train::fit) computes a batch of more than 64 rows
-//! in shards, `min(⌈B / 64⌉, 8)` of them, consecutive rows each: every
+//! [`Train::fit`](crate::Train::fit) computes a batch of more than 128 rows
+//! in shards, `min(⌈B / 128⌉, 8)` of them, consecutive rows each: every
 //! shard's gradient is this path's gradient of its rows (scaled by the whole
 //! batch's `1/B`), and the batch's gradient is their sum in shard order,
 //!

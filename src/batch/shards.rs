@@ -18,14 +18,14 @@
 //! of the sum are fixed by `B` alone:
 //!
 //! ```text
-//! S = min(⌈B / 64⌉, 8)          shard s = rows ⌊s B / S⌋ .. ⌊(s + 1) B / S⌋
+//! S = min(⌈B / 128⌉, 8)          shard s = rows ⌊s B / S⌋ .. ⌊(s + 1) B / S⌋
 //! ```
 //!
 //! A thread computes whole shards (thread `t` of `n` takes the shards
 //! `s ≡ t (mod n)`), every `g_s` comes from the same code on the same rows
 //! whichever thread runs it, and one thread adds them up in shard order.
 //! So the result does not depend on the number of threads: one thread
-//! computes the same shards one after the other. A batch of at most 64 rows
+//! computes the same shards one after the other. A batch of at most 128 rows
 //! is one shard, computed exactly as before sharding existed.
 
 extern crate alloc;
@@ -39,8 +39,11 @@ use alloc::{boxed::Box, vec::Vec};
 use core::ops::Range;
 use num_traits::Float;
 
-/// Rows per shard, at most (until [`MAX_SHARDS`] is reached).
-const SHARD_ROWS: usize = 64;
+/// Rows per shard, at most (until [`MAX_SHARDS`] is reached). Measured
+/// against 64 on the W3 net at batch 256 (`benches/README.md`): shards of
+/// 128 rows cost one thread less (`W` is packed once per shard) and gave
+/// two threads more.
+const SHARD_ROWS: usize = 128;
 
 /// The most shards a batch is split into (bigger batches get bigger
 /// shards): each shard beyond the first keeps a gradient buffer of the

@@ -67,7 +67,7 @@ pub struct FitOptions<'a, T, const IN: usize, Target> {
     pub early_stopping: Option<EarlyStopping>,
     /// How many threads share each batch's gradient on the batched path
     /// (default 1; 0 is an [`Error::InvalidHyperparameter`]). The result
-    /// does not depend on it: a batch of more than 64 rows is split into the
+    /// does not depend on it: a batch of more than 128 rows is split into the
     /// same shards (at most 8) whatever the number of threads, and their
     /// gradients are added in the same order (see [`crate::batch`]), so 1,
     /// 2 or 3 threads give the same bits. Threads beyond the number of

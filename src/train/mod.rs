@@ -199,7 +199,7 @@ pub trait Train<T: Float, const IN: usize, const N: usize>:
     /// changed.
     ///
     /// With [`FitOptions::threads`] above 1 (`std`), the batched path's
-    /// batches of more than 64 rows are shared among that many threads,
+    /// batches of more than 128 rows are shared among that many threads,
     /// started once for the call; the result is the same for any number of
     /// threads (fixed shards, summed in a fixed order: see [`crate::batch`]).
     ///
