@@ -242,9 +242,9 @@ const PRODUCTS: [&str; 8] = [
 /// (AVX2 + FMA) of benches/README.md, with the other core idle: the forward
 /// products and the weight gradient of layer 3 from a transposed copy of `W`
 /// (`[in][out]`, which `matrixmultiply` packs from contiguous rows), the
-/// input gradients swapped, the two larger weight gradients in the library's
-/// layout. (Where the winner led by less than 3%, the library's layout is
-/// kept.)
+/// input gradient of layer 3 from the copy and swapped, that of layer 2
+/// swapped, the two larger weight gradients in the library's layout. (Where
+/// the winner led by less than 3%, the library's layout is kept.)
 const BEST: [Layout; 8] = {
     let in_out = Layout { in_out: true, swapped: false };
     let in_out_swapped = Layout { in_out: true, swapped: true };
