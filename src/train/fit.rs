@@ -70,8 +70,8 @@ pub struct FitOptions<'a, T, const IN: usize, Target> {
     /// does not depend on it: a batch of more than 128 rows is split into the
     /// same shards (at most 8) whatever the number of threads, and their
     /// gradients are added in the same order (see [`crate::batch`]), so 1,
-    /// 2 or 3 threads give the same bits. Threads beyond the number of
-    /// shards have nothing to do. Without the `std` feature the shards run
+    /// 2 or 3 threads give the same bits. No more threads are started than
+    /// the largest batch has shards. Without the `std` feature the shards run
     /// one after the other on the calling thread. The per-sample path
     /// (nets too narrow for the batched path) runs on one thread.
     pub threads: usize,
@@ -218,7 +218,9 @@ where
         let largest = options.batch_size.min(inputs.len());
         if options.threads > 1 && crate::batch::shards::shard_count(largest) > 1 && M::uses_gemm(largest) {
             use crate::batch::team::{with_team, Team};
-            let team = Team::new(model, (inputs, targets), loss, options.threads, largest);
+            // More threads than the largest batch has shards would only wait.
+            let threads = options.threads.min(crate::batch::shards::shard_count(largest));
+            let team = Team::new(model, (inputs, targets), loss, threads, largest);
             return with_team(&team, || {
                 let mut gradient =
                     |model: &M, rows: Rows<'_>, grads: &mut M| team.gradient(&mut local, model, rows, grads);
