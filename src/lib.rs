@@ -234,6 +234,7 @@ mod model;
 pub mod optim;
 mod params;
 mod passes;
+pub mod quant;
 pub mod safetensors;
 pub mod samples;
 mod simd;

@@ -103,15 +103,7 @@ pub trait Architecture: Params {
     /// FNV-1a 64: `h₀ = 0xcbf29ce484222325`, then for each byte `c`,
     /// `h ← (h ⊕ c) · 0x100000001b3 mod 2⁶⁴`.
     fn fingerprint() -> u64 {
-        let mut hash = Fnv1a64::new();
-        Self::for_each_layer(&mut |layer| {
-            // Writing to `Fnv1a64` cannot fail.
-            let _ = core::fmt::Write::write_fmt(
-                &mut hash,
-                format_args!("Dense({},{},{});", layer.inputs, layer.outputs, layer.activation),
-            );
-        });
-        hash.finish()
+        fingerprint_of("Dense", |f| Self::for_each_layer(&mut |layer| f(layer)))
     }
 }
 
@@ -142,6 +134,20 @@ impl core::fmt::Display for LayerInfo {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         write!(f, "Dense<{}, {}, {}>", self.inputs, self.outputs, self.activation)
     }
+}
+
+/// FNV-1a 64 of `<kind>(<inputs>,<outputs>,<activation>);` for each layer
+/// that `for_each_layer` reports.
+pub(crate) fn fingerprint_of(kind: &str, for_each_layer: impl FnOnce(&mut dyn FnMut(LayerInfo))) -> u64 {
+    let mut hash = Fnv1a64::new();
+    for_each_layer(&mut |layer| {
+        // Writing to `Fnv1a64` cannot fail.
+        let _ = core::fmt::Write::write_fmt(
+            &mut hash,
+            format_args!("{kind}({},{},{});", layer.inputs, layer.outputs, layer.activation),
+        );
+    });
+    hash.finish()
 }
 
 /// The FNV-1a 64-bit hash, fed through `core::fmt::Write` so that formatted

@@ -50,6 +50,29 @@ impl fmt::Display for Error {
                      that update; try a smaller learning rate or gradient clipping"
                 ),
             },
+            Error::CollapsedRange { tensor, min, max } => {
+                match tensor {
+                    0 => write!(f, "the calibration range of the model's input")?,
+                    k => write!(f, "the calibration range of layer {}'s output", k - 1)?,
+                }
+                write!(
+                    f,
+                    " is [{min}, {max}]: widened to contain 0 it has no width (or is not finite), so it has \
+                     no int8 scale; calibrate with samples that make this tensor vary"
+                )
+            }
+            Error::MultiplierOutOfRange { layer, channel, multiplier } => write!(
+                f,
+                "layer {layer}, output channel {channel}: the requantization multiplier s_in·s_w/s_out is \
+                 {multiplier}, 2^30 or more, which no int32 multiplier and shift can encode; the output's \
+                 calibration range is far too narrow for its inputs and weights"
+            ),
+            Error::InvalidQuantized { layer, field, index, value } => write!(
+                f,
+                "layer {layer}: {field} {index} is {value} in the file, a value no int8 model holds \
+                 (weights -127..=127, zero points -128..=127, positive finite scales, multipliers \
+                 in [2^30, 2^31) with shifts -31..=30)"
+            ),
             Error::NonFiniteOutput { data, sample, index, value } => write!(
                 f,
                 "sample {sample} of the {data}: the model's output {index} is {value} (a NaN in its \

@@ -192,6 +192,49 @@ pub enum Error {
         rate: f64,
     },
 
+    // int8 models (`quant`).
+    /// A calibration range has no width (every value observed was the
+    /// same: 0 after the range is widened to contain 0), is not finite, or
+    /// is so narrow that its int8 scale underflows: the tensor has no int8
+    /// encoding.
+    CollapsedRange {
+        /// The tensor: 0 for the model's input, `k + 1` for layer `k`'s
+        /// output (layers from 0, counting inside nested tuples).
+        tensor: usize,
+        /// The range's minimum.
+        min: f64,
+        /// The range's maximum.
+        max: f64,
+    },
+    /// A layer's requantization multiplier `s_in · s_w / s_out` is `2³⁰` or
+    /// more: its output range is more than a billion times narrower than
+    /// its input and weights call for.
+    MultiplierOutOfRange {
+        /// The layer (from 0).
+        layer: usize,
+        /// The output channel.
+        channel: usize,
+        /// The multiplier.
+        multiplier: f64,
+    },
+    /// A value in an int8 weight file is outside what an int8 model holds (a
+    /// weight code of −128, a zero point outside `-128..=127`, a scale that
+    /// is not a positive finite number, a multiplier or shift out of range).
+    InvalidQuantized {
+        /// The layer (from 0; the model input's parameters are layer 0's
+        /// `"input scale"` and `"input zero point"`).
+        layer: usize,
+        /// The field: `"weight"`, `"weight scale"`, `"multiplier"`,
+        /// `"shift"`, `"input scale"`, `"input zero point"`, `"output
+        /// scale"`, `"output zero point"`.
+        field: &'static str,
+        /// The position within the field (`o · IN + i` for weights, the
+        /// output channel for per-channel values, 0 otherwise).
+        index: usize,
+        /// The value in the file (a scale's IEEE 754 bits).
+        value: i64,
+    },
+
     // Weight files: both formats.
     /// A buffer given to a weight writer is too small for the file.
     BufferTooSmall {

@@ -1,0 +1,289 @@
+//! The int8 fully connected layer, and how a float `Dense` layer becomes one.
+
+use super::bytes::{Reader, Writer};
+use super::fixed::{multiply_by_quantized_multiplier, quantize_multiplier, round_half_away};
+use super::layer::{Int8Layer, QuantizeLayer};
+use super::{Int8Activation, QuantParams, Range};
+use crate::error::Error;
+use crate::model::LayerInfo;
+use crate::passes::Forward;
+use crate::simd::Isa;
+use crate::Dense;
+use num_traits::Float;
+
+/// The int8 form of [`Dense<IN, OUT, A>`](crate::Dense): int8 weights with a
+/// scale per output channel, int32 biases, and the fixed-point multipliers
+/// that take its int32 accumulators to int8 outputs.
+///
+/// Made by [`Quantize`](super::Quantize) or read by
+/// [`file::read`](super::file::read); every parameter is readable. The
+/// fields are private so that the invariants the integer arithmetic relies
+/// on (codes in range, multipliers normalised) always hold.
+///
+/// # Math
+///
+/// For input codes `x` (zero point `z_in`), output zero point `z_out`:
+///
+/// ```text
+/// acc_o = q_b[o] + Σ_i q_w[o][i] · (x_i − z_in)                     (int32)
+/// y_o   = clamp(z_out + MultiplyByQuantizedMultiplier(acc_o, multiplier_o, shift_o), lo, hi)
+///         lo = z_out for ReLU, −128 for Identity; hi = 127
+/// ```
+///
+/// (see [`fixed::multiply_by_quantized_multiplier`](super::fixed::multiply_by_quantized_multiplier)).
+/// The sum is computed as `(q_b[o] − z_in Σ_i q_w[o][i]) + Σ_i q_w[o][i] x_i`,
+/// the constant part folded once when the layer is made: the same integers,
+/// and the inner loop is a plain 8-bit dot product. The accumulator is exact
+/// for `IN ≤ 66 313` (`66 313 · 127 · 255 < 2³¹`), which the compiler checks;
+/// the biases stay within `2³⁰` for any bias the float layer can sensibly
+/// have.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct QuantizedDense<const IN: usize, const OUT: usize, A: Int8Activation> {
+    weights: [[i8; IN]; OUT],
+    bias: [i32; OUT],
+    folded_bias: [i32; OUT],
+    weight_scales: [f32; OUT],
+    multipliers: [i32; OUT],
+    shifts: [i32; OUT],
+    input: QuantParams,
+    output: QuantParams,
+    activation: A,
+}
+
+impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OUT, A> {
+    /// A compile-time check that the accumulator cannot overflow.
+    const FITS: () = assert!(
+        IN <= 66_313,
+        "an int8 Dense layer takes at most 66 313 inputs (its int32 sums overflow beyond)"
+    );
+
+    /// The weight codes, `weights()[o][i]` from input `i` to output `o`
+    /// (PyTorch's layout), each in `-127..=127`.
+    pub fn weights(&self) -> &[[i8; IN]; OUT] {
+        &self.weights
+    }
+
+    /// The int32 biases, in units of `input().scale · weight_scales()[o]`.
+    pub fn bias(&self) -> &[i32; OUT] {
+        &self.bias
+    }
+
+    /// The real value of one weight step, per output channel.
+    pub fn weight_scales(&self) -> &[f32; OUT] {
+        &self.weight_scales
+    }
+
+    /// The fixed-point requantization multipliers, in `[2³⁰, 2³¹)` (or 0).
+    pub fn multipliers(&self) -> &[i32; OUT] {
+        &self.multipliers
+    }
+
+    /// The requantization shifts, in `-31..=30`: the real multiplier is
+    /// `multipliers()[o] · 2^(shifts()[o] − 31)`.
+    pub fn shifts(&self) -> &[i32; OUT] {
+        &self.shifts
+    }
+
+    /// How the layer's input codes encode real values.
+    pub fn input(&self) -> QuantParams {
+        self.input
+    }
+
+    /// How the layer's output codes encode real values.
+    pub fn output(&self) -> QuantParams {
+        self.output
+    }
+
+    /// The output clamp `(lo, hi)`: the activation folded in (`ReLU`: from
+    /// the code of the real 0; `Identity`: the whole int8 range).
+    pub fn output_clamp(&self) -> (i8, i8) {
+        (A::clamp_low(self.output.zero_point), 127)
+    }
+
+    /// A layer from its parts, with the folded biases computed.
+    fn from_parts(parts: Parts<IN, OUT>) -> Self {
+        let () = Self::FITS;
+        let mut folded_bias = [0; OUT];
+        for ((folded, &b), row) in folded_bias.iter_mut().zip(&parts.bias).zip(&parts.weights) {
+            let row_sum: i32 = row.iter().map(|&w| i32::from(w)).sum();
+            *folded = b.wrapping_sub(parts.input.zero_point.wrapping_mul(row_sum));
+        }
+        QuantizedDense {
+            weights: parts.weights,
+            bias: parts.bias,
+            folded_bias,
+            weight_scales: parts.weight_scales,
+            multipliers: parts.multipliers,
+            shifts: parts.shifts,
+            input: parts.input,
+            output: parts.output,
+            activation: A::default(),
+        }
+    }
+}
+
+/// The stored parameters of a [`QuantizedDense`] layer.
+struct Parts<const IN: usize, const OUT: usize> {
+    weights: [[i8; IN]; OUT],
+    bias: [i32; OUT],
+    weight_scales: [f32; OUT],
+    multipliers: [i32; OUT],
+    shifts: [i32; OUT],
+    input: QuantParams,
+    output: QuantParams,
+}
+
+/// `Σ_i w_i x_i` in 32 bits: 8-bit products, summed in any order (integer
+/// addition is associative), which the compiler vectorises.
+#[inline(always)]
+fn dot<const IN: usize>(w: &[i8; IN], x: &[i8; IN]) -> i32 {
+    let mut sum = 0i32;
+    for (&w, &x) in w.iter().zip(x) {
+        sum = sum.wrapping_add(i32::from(w) * i32::from(x));
+    }
+    sum
+}
+
+impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for QuantizedDense<IN, OUT, A> {
+    type Input = [i8; IN];
+    type Output = [i8; OUT];
+    type FloatInput = [f32; IN];
+    type FloatOutput = [f32; OUT];
+
+    const LAYER_COUNT: usize = 1;
+
+    // Output parameters (scale, zero point), then per output channel its
+    // weights, bias, weight scale, multiplier and shift.
+    const FILE_BYTES: usize = 8 + OUT * (IN + 4 + 4 + 4 + 1);
+
+    #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
+    fn forward_in<I: Isa>(&self, _isa: I, x: &[i8; IN]) -> [i8; OUT] {
+        let (lo, hi) = self.output_clamp();
+        let mut y = [0; OUT];
+        for (o, y) in y.iter_mut().enumerate() {
+            // acc_o = q_b[o] + Σ_i q_w[o][i] (x_i − z_in), with the constant part folded
+            let acc = self.folded_bias[o].wrapping_add(dot(&self.weights[o], x));
+            // y_o = clamp(z_out + M_o · acc_o, lo, hi)
+            let v = multiply_by_quantized_multiplier(acc, self.multipliers[o], self.shifts[o]);
+            *y = v.saturating_add(self.output.zero_point).clamp(i32::from(lo), i32::from(hi)) as i8;
+        }
+        y
+    }
+
+    fn input_params(&self) -> QuantParams {
+        self.input
+    }
+
+    fn output_params(&self) -> QuantParams {
+        self.output
+    }
+
+    fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
+        f(LayerInfo { inputs: IN, outputs: OUT, activation: A::NAME });
+    }
+
+    fn write_to(&self, out: &mut Writer<'_>) {
+        out.f32(self.output.scale);
+        out.i32(self.output.zero_point);
+        for o in 0..OUT {
+            for &w in &self.weights[o] {
+                out.i8(w);
+            }
+            out.i32(self.bias[o]);
+            out.f32(self.weight_scales[o]);
+            out.i32(self.multipliers[o]);
+            out.i8(self.shifts[o] as i8);
+        }
+    }
+
+    fn read_from(reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<Self, Error> {
+        let layer = first;
+        let output = reader.params(layer, "output")?;
+        let mut parts = Parts {
+            weights: [[0; IN]; OUT],
+            bias: [0; OUT],
+            weight_scales: [0.0; OUT],
+            multipliers: [0; OUT],
+            shifts: [0; OUT],
+            input,
+            output,
+        };
+        for o in 0..OUT {
+            for (i, w) in parts.weights[o].iter_mut().enumerate() {
+                *w = reader.i8();
+                if *w == -128 {
+                    return Err(reader.invalid(layer, "weight", o * IN + i, -128));
+                }
+            }
+            parts.bias[o] = reader.i32();
+            parts.weight_scales[o] = reader.scale(layer, "weight scale", o)?;
+            let (multiplier, shift) = (reader.i32(), i32::from(reader.i8()));
+            let normal = (1 << 30..=i32::MAX).contains(&multiplier) && (-31..=30).contains(&shift);
+            if !(normal || (multiplier == 0 && shift == 0)) {
+                let value = if normal || multiplier == 0 { i64::from(shift) } else { i64::from(multiplier) };
+                let field = if normal || multiplier == 0 { "shift" } else { "multiplier" };
+                return Err(reader.invalid(layer, field, o, value));
+            }
+            parts.multipliers[o] = multiplier;
+            parts.shifts[o] = shift;
+        }
+        Ok(Self::from_parts(parts))
+    }
+}
+
+impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Dense<IN, OUT, A, f32> {
+    type Quantized = QuantizedDense<IN, OUT, A>;
+    type Ranges = Range;
+
+    fn observe(&self, sample: usize, x: &[f32; IN], range: &mut Range) -> Result<[f32; OUT], Error> {
+        let y = self.forward(x);
+        if let Some(index) = y.iter().position(|v| !v.is_finite()) {
+            let value = f64::from(y[index]);
+            return Err(Error::NonFiniteOutput { data: "calibration data", sample, index, value });
+        }
+        y.iter().for_each(|&v| range.observe(v));
+        Ok(y)
+    }
+
+    fn quantize_layers(
+        &self,
+        input: QuantParams,
+        range: &Range,
+        first: usize,
+    ) -> Result<(Self::Quantized, QuantParams), Error> {
+        let output = range.params(first + 1)?;
+        let mut parts = Parts {
+            weights: [[0; IN]; OUT],
+            bias: [0; OUT],
+            weight_scales: [0.0; OUT],
+            multipliers: [0; OUT],
+            shifts: [0; OUT],
+            input,
+            output,
+        };
+        for o in 0..OUT {
+            // s_w[o] = max_i |W_oi| / 127  (1 for an all-zero row)
+            let max = self.weights[o].iter().fold(0.0f32, |m, w| m.max(Float::abs(*w)));
+            let scale = if max > 0.0 { (f64::from(max) / 127.0) as f32 } else { 1.0 };
+            parts.weight_scales[o] = scale;
+            // q_w[o][i] = clamp(round(W_oi / s_w[o]), −127, 127)
+            for (q, &w) in parts.weights[o].iter_mut().zip(&self.weights[o]) {
+                *q = round_half_away(f64::from(w) / f64::from(scale)).clamp(-127.0, 127.0) as i8;
+            }
+            // q_b[o] = round(b_o / (s_in s_w[o])), saturated to ±(2³¹ − 1)
+            let bias_scale = f64::from(input.scale) * f64::from(scale);
+            let q_bias = round_half_away(f64::from(self.bias[o]) / bias_scale);
+            parts.bias[o] = q_bias.clamp(-f64::from(i32::MAX), f64::from(i32::MAX)) as i32;
+            // M_o = s_in s_w[o] / s_out → (multiplier, shift)
+            let m = bias_scale / f64::from(output.scale);
+            let (multiplier, shift) = quantize_multiplier(m).map_err(|_| Error::MultiplierOutOfRange {
+                layer: first,
+                channel: o,
+                multiplier: m,
+            })?;
+            parts.multipliers[o] = multiplier;
+            parts.shifts[o] = shift;
+        }
+        Ok((QuantizedDense::from_parts(parts), output))
+    }
+}
