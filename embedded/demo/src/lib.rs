@@ -22,6 +22,7 @@ use backprop::prelude::*;
 use backprop::train::shuffle_together;
 use core::fmt::{self, Write};
 
+pub mod digits;
 mod host_weights;
 
 /// The host-trained net's weights in the library's format (`host_iris.bpw`,
