@@ -74,6 +74,7 @@ macro_rules! int8_chain {
             type FloatInput = $L0::FloatInput;
             type FloatOutput = $Last::FloatOutput;
 
+            const EMPTY_LAYERS: Self = ($L0::EMPTY_LAYERS, $($L::EMPTY_LAYERS,)*);
             const LAYER_COUNT: usize = $L0::LAYER_COUNT $(+ $L::LAYER_COUNT)*;
             const FILE_BYTES: usize = $L0::FILE_BYTES $(+ $L::FILE_BYTES)*;
 
@@ -102,25 +103,19 @@ macro_rules! int8_chain {
                 $( self.$i.write_to(out); )*
             }
 
-            fn read_from(reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<Self, Error> {
+            fn read_into(&mut self, reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<(), Error> {
                 let mut at = first;
                 let mut input = input;
-                let layers = (
-                    {
-                        let layer = $L0::read_from(reader, input, at)?;
-                        at += $L0::LAYER_COUNT;
-                        input = layer.output_params();
-                        layer
-                    },
-                    $( {
-                        let layer = $L::read_from(reader, input, at)?;
-                        at += $L::LAYER_COUNT;
-                        input = layer.output_params();
-                        layer
-                    }, )*
-                );
+                self.$i0.read_into(reader, input, at)?;
+                at += $L0::LAYER_COUNT;
+                input = self.$i0.output_params();
+                $(
+                    self.$i.read_into(reader, input, at)?;
+                    at += $L::LAYER_COUNT;
+                    input = self.$i.output_params();
+                )*
                 let _ = (at, input);
-                Ok(layers)
+                Ok(())
             }
         }
     };

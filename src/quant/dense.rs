@@ -9,6 +9,7 @@ use crate::model::LayerInfo;
 use crate::passes::Forward;
 use crate::simd::Isa;
 use crate::Dense;
+use core::marker::PhantomData;
 use num_traits::Float;
 
 /// The int8 form of [`Dense<IN, OUT, A>`](crate::Dense): int8 weights with a
@@ -47,10 +48,26 @@ pub struct QuantizedDense<const IN: usize, const OUT: usize, A: Int8Activation> 
     shifts: [i32; OUT],
     input: QuantParams,
     output: QuantParams,
-    activation: A,
+    activation: PhantomData<A>,
 }
 
 impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OUT, A> {
+    /// Storage for [`file::read_into`](super::file::read_into): every value
+    /// 0, scales included, so that a `static` holding it takes no flash
+    /// (`.bss`). Not a model until `read_into` has filled it: its outputs
+    /// are the clamped zero point.
+    pub const EMPTY: Self = QuantizedDense {
+        weights: [[0; IN]; OUT],
+        bias: [0; OUT],
+        folded_bias: [0; OUT],
+        weight_scales: [0.0; OUT],
+        multipliers: [0; OUT],
+        shifts: [0; OUT],
+        input: QuantParams { scale: 0.0, zero_point: 0 },
+        output: QuantParams { scale: 0.0, zero_point: 0 },
+        activation: PhantomData,
+    };
+
     /// A compile-time check that the accumulator cannot overflow.
     const FITS: () = assert!(
         IN <= 66_313,
@@ -117,7 +134,7 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OU
             shifts: parts.shifts,
             input: parts.input,
             output: parts.output,
-            activation: A::default(),
+            activation: PhantomData,
         }
     }
 }
@@ -150,6 +167,7 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
     type FloatInput = [f32; IN];
     type FloatOutput = [f32; OUT];
 
+    const EMPTY_LAYERS: Self = Self::EMPTY;
     const LAYER_COUNT: usize = 1;
 
     // Output parameters (scale, zero point), then per output channel its
@@ -196,27 +214,25 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
         }
     }
 
-    fn read_from(reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<Self, Error> {
+    fn read_into(&mut self, reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<(), Error> {
+        let () = Self::FITS;
         let layer = first;
-        let output = reader.params(layer, "output")?;
-        let mut parts = Parts {
-            weights: [[0; IN]; OUT],
-            bias: [0; OUT],
-            weight_scales: [0.0; OUT],
-            multipliers: [0; OUT],
-            shifts: [0; OUT],
-            input,
-            output,
-        };
+        self.input = input;
+        self.output = reader.params(layer, "output")?;
         for o in 0..OUT {
-            for (i, w) in parts.weights[o].iter_mut().enumerate() {
+            let mut row_sum = 0i32;
+            for (i, w) in self.weights[o].iter_mut().enumerate() {
                 *w = reader.i8();
                 if *w == -128 {
+                    *w = 0;
                     return Err(reader.invalid(layer, "weight", o * IN + i, -128));
                 }
+                row_sum += i32::from(*w);
             }
-            parts.bias[o] = reader.i32();
-            parts.weight_scales[o] = reader.scale(layer, "weight scale", o)?;
+            self.bias[o] = reader.i32();
+            // As from_parts: the constant part of the sum, folded once.
+            self.folded_bias[o] = self.bias[o].wrapping_sub(input.zero_point.wrapping_mul(row_sum));
+            self.weight_scales[o] = reader.scale(layer, "weight scale", o)?;
             let (multiplier, shift) = (reader.i32(), i32::from(reader.i8()));
             let normal = (1 << 30..=i32::MAX).contains(&multiplier) && (-31..=30).contains(&shift);
             if !(normal || (multiplier == 0 && shift == 0)) {
@@ -224,10 +240,10 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
                 let field = if normal || multiplier == 0 { "shift" } else { "multiplier" };
                 return Err(reader.invalid(layer, field, o, value));
             }
-            parts.multipliers[o] = multiplier;
-            parts.shifts[o] = shift;
+            self.multipliers[o] = multiplier;
+            self.shifts[o] = shift;
         }
-        Ok(Self::from_parts(parts))
+        Ok(())
     }
 }
 

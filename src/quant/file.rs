@@ -113,6 +113,39 @@ pub fn to_vec<Q: Int8Model>(model: &Q) -> alloc::vec::Vec<u8> {
 /// [`Error::InvalidField`], [`Error::ArchitectureMismatch`] and
 /// [`Error::InvalidQuantized`].
 pub fn read<Q: Int8Model>(bytes: &[u8]) -> Result<Q, Error> {
+    let mut model = Q::EMPTY;
+    read_into(bytes, &mut model)?;
+    Ok(model)
+}
+
+/// Reads an int8 model of type `Q` from `bytes` into `model`, in place:
+/// [`read`] for a microcontroller whose RAM holds the model only once (no
+/// copy of it is made on the stack). `model` can start as
+/// [`Q::EMPTY`](Int8Model::EMPTY), in a `static`. Checks everything [`read`] checks; the header and the
+/// checksum before any value is stored.
+///
+/// ```
+/// use backprop::prelude::*;
+/// use backprop::quant::{file, Int8Model, Quantize, Quantized};
+///
+/// type Net = (Dense<4, 8, ReLU>, Dense<8, 3, Identity>);
+/// let net: Net = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(3));
+/// let int8 = net.quantize(&[[0.5, -1.0, 0.25, 2.0], [1.0, 0.0, -0.5, 0.1]])?;
+/// let mut bytes = [0u8; file::size::<Quantized<Net>>()];
+/// file::write(&int8, &mut bytes)?;
+///
+/// let mut model = <Quantized<Net> as Int8Model>::EMPTY;
+/// file::read_into(&bytes, &mut model)?;
+/// assert_eq!(model, int8);
+/// # Ok::<(), backprop::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// Those of [`read`]. On an error found in the values (an
+/// [`Error::InvalidQuantized`]), `model` holds part of the file's values:
+/// do not use it.
+pub fn read_into<Q: Int8Model>(bytes: &[u8], model: &mut Q) -> Result<(), Error> {
     let len = size::<Q>() as u64;
     if bytes.len() < HEADER_LEN {
         return Err(Error::Truncated { format: FORMAT, needed: HEADER_LEN as u64, len: bytes.len() });
@@ -156,5 +189,5 @@ pub fn read<Q: Int8Model>(bytes: &[u8]) -> Result<Q, Error> {
         });
     }
     let input = reader.params(0, "input")?;
-    Q::read_from(&mut reader, input, 0)
+    model.read_into(&mut reader, input, 0)
 }

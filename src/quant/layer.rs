@@ -70,6 +70,9 @@ pub trait Int8Layer: Copy + core::fmt::Debug + PartialEq {
     /// The float model's output, `[f32; OUT]`.
     type FloatOutput: Array<f32>;
 
+    /// Every layer's `EMPTY` storage (see [`Int8Model::EMPTY`](super::Int8Model::EMPTY)).
+    const EMPTY_LAYERS: Self;
+
     /// The number of layers.
     const LAYER_COUNT: usize;
 
@@ -91,7 +94,9 @@ pub trait Int8Layer: Copy + core::fmt::Debug + PartialEq {
     /// Writes the layers' parameters, in file order.
     fn write_to(&self, out: &mut Writer<'_>);
 
-    /// Reads and checks the layers, the first of which is layer number
-    /// `first` of the model and takes the input parameters `input`.
-    fn read_from(reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<Self, Error>;
+    /// Reads and checks the layers into `self`, in place (no copy of the
+    /// model on the stack); the first is layer number `first` of the model
+    /// and takes the input parameters `input`. On an error, `self` holds
+    /// part of the file's values and part of its earlier ones.
+    fn read_into(&mut self, reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<(), Error>;
 }

@@ -437,6 +437,18 @@ pub trait Int8Model: Int8Layer {
         self.output_params()
     }
 
+    /// Storage for [`file::read_into`]: every layer's
+    /// [`QuantizedDense::EMPTY`] (all values 0, so a `static` holding it
+    /// takes no flash). Not a model until `read_into` has filled it.
+    ///
+    /// ```
+    /// use backprop::prelude::*;
+    /// use backprop::quant::{Int8Model, Quantized};
+    /// type Net = (Dense<64, 128, ReLU>, Dense<128, 10, Identity>);
+    /// static mut MODEL: Quantized<Net> = <Quantized<Net> as Int8Model>::EMPTY;
+    /// ```
+    const EMPTY: Self = Self::EMPTY_LAYERS;
+
     /// The number of layers.
     const LAYERS: usize = Self::LAYER_COUNT;
 
