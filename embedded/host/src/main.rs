@@ -53,8 +53,9 @@ fn digits_int8(report: &mut String) -> bool {
         eprintln!("DIGITS_F32 differs from what backprop::weights::read reads from digits_f32.bpw");
         return false;
     }
-    match read_int8() {
-        Ok(model) => run_int8(report, &model, &mut ()).unwrap_or(false),
+    let mut model = <backprop_demo::digits::Int8Digits as backprop::quant::Int8Model>::EMPTY;
+    match read_int8(&mut model) {
+        Ok(()) => run_int8(report, &model, &mut ()).unwrap_or(false),
         Err(e) => {
             let _ = writeln!(report, "reading the int8 model failed: {e}");
             false

@@ -8,7 +8,7 @@
 //!
 //! - the int8 model in the library's int8 weight format, read at start-up
 //!   with [`file::read`], which checks its checksum, fingerprint and every
-//!   value with integer operations only;
+//!   value with integer operations only (in place, [`file::read_into`]);
 //! - the `f32` model in the library's weight format, decoded at compile time
 //!   into [`DIGITS_F32`], a `static` that stays in flash (its 38 KB do not
 //!   fit a micro:bit's 16 KiB of RAM);
@@ -150,14 +150,18 @@ fn write_accuracy(out: &mut impl Write, correct: usize, total: usize) -> fmt::Re
     write!(out, "{correct}/{total} ({}.{}%)", permille / 10, permille % 10)
 }
 
-/// Reads the int8 model from [`INT8_FILE`].
+/// Reads the int8 model from [`INT8_FILE`] into `model`, in place
+/// ([`file::read_into`]: a micro:bit's 16 KiB of RAM hold the 12 KB model
+/// once, not the copies a by-value [`file::read`] makes on the stack).
+/// `model` can be a `static` initialised with
+/// [`Int8Model::EMPTY`](backprop::quant::Int8Model::EMPTY).
 ///
 /// # Errors
 ///
-/// Those of [`file::read`]: the compiled-in file is corrupt or is not a
-/// 64-128-10 int8 model.
-pub fn read_int8() -> Result<Int8Digits, Error> {
-    file::read(INT8_FILE)
+/// Those of [`file::read_into`]: the compiled-in file is corrupt or is not
+/// a 64-128-10 int8 model.
+pub fn read_int8(model: &mut Int8Digits) -> Result<(), Error> {
+    file::read_into(INT8_FILE, model)
 }
 
 /// Runs the int8 model on every test image, integers only (table lookup,
@@ -172,7 +176,7 @@ pub fn run_int8(
     writeln!(out, "== Digits, int8: 64-128-10 (ReLU, logits), TensorFlow Lite's int8 scheme")?;
     writeln!(
         out,
-        "model: {} B, backprop's int8 weight file (checksummed, fingerprinted), read by file::read",
+        "model: {} B, backprop's int8 weight file (checksummed, fingerprinted), read by file::read_into",
         INT8_FILE.len()
     )?;
     let params = model.input_quantization();
