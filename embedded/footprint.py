@@ -9,6 +9,9 @@ predictions). The difference is split by symbol into
     function by LTO, plus the out-of-line helpers it keeps),
   - libm: the float functions the net calls (tanhf, expf, expm1f, sqrtf),
   - compiler builtins: memcpy, memset and soft-float helpers.
+Then the same for inference with the digits model: `footprint_int8` and
+`footprint_f32` against `footprint_empty`, the model's bytes apart from the
+code.
 
 Usage: footprint.py [--target-dir DIR] [--max-library BYTES] TARGET [TARGET ...]
 (after building both binaries in release mode for each target). The binaries
@@ -54,7 +57,7 @@ def sections(path):
 def by_kind(path):
     """Code and read-only data in flash, summed by what it belongs to."""
     out = subprocess.run(["arm-none-eabi-nm", "-S", "-C", path], capture_output=True, text=True, check=True).stdout
-    kinds = {"library": 0, "libm": 0, "builtins": 0, "runtime": 0}
+    kinds = {"library": 0, "libm": 0, "builtins": 0, "runtime": 0, "model": 0}
     for line in out.splitlines():
         parts = line.split(None, 3)
         if len(parts) < 4 or parts[2] not in "tTrR":
@@ -64,6 +67,8 @@ def by_kind(path):
             kinds["libm"] += size
         elif name.startswith("compiler_builtins::") or name.startswith("__aeabi"):
             kinds["builtins"] += size
+        elif "DIGITS_F32" in name:
+            kinds["model"] += size  # the f32 digits model, a static in flash
         elif name.startswith("backprop") or name.startswith("core::") or "__cortex_m_rt_main" in name:
             # The entry function holds the inlined training code; in the empty
             # binary it is a few bytes, so the difference is the library's.
@@ -102,6 +107,30 @@ def main():
             print(f"the library's code on {target} is {added['library']} B, over the {limit} B budget")
             failed = True
     print("(bytes; flash = vector table + code + read-only data; RAM = .data + .bss, the stack not included)")
+    print()
+    # Inference with the digits model: footprint_int8 (file::read_into into a
+    # static, integer forward pass) and footprint_f32 (the model a static in
+    # flash, f32 forward pass), each against footprint_empty.
+    int8_file = os.path.getsize(os.path.join(HERE, "demo", "digits", "digits_int8.bpw"))
+    print(f"{'target':<24}{'digits':>7}{'added':>7}{'model':>7}{'library':>9}{'builtins':>10}{'RAM':>7}")
+    for target in args:
+        base = os.path.join(target_dir, target, "release")
+        empty_path = os.path.join(base, "footprint_empty")
+        (empty_flash, _), empty = sections(empty_path), by_kind(empty_path)
+        for name in ("int8", "f32"):
+            path = os.path.join(base, f"footprint_{name}")
+            if not os.path.exists(path):
+                continue
+            (flash, ram), kinds = sections(path), by_kind(path)
+            added = {k: kinds[k] - empty[k] for k in kinds}
+            model = int8_file if name == "int8" else added["model"]
+            print(
+                f"{target:<24}{name:>7}{flash - empty_flash:>7}{model:>7}{added['library']:>9}"
+                f"{added['builtins'] + added['libm']:>10}{ram:>7}"
+            )
+    print("(model: the int8 file as included, or the f32 static; library: backprop's code, core::fmt included")
+    print(" (the int8 reader formats the architecture's fingerprint); builtins: memcpy, division, soft float;")
+    print(" RAM: the int8 model read into a static)")
     sys.exit(1 if failed else 0)
 
 

@@ -87,7 +87,9 @@ fn main() -> ! {
     let painted = paint_stack();
     let Ok(stdout) = hio::hstdout() else {
         debug::exit(debug::EXIT_FAILURE);
-        loop {}
+        loop {
+            cortex_m::asm::wfi(); // never reached: QEMU has exited
+        }
     };
     let mut out = Console(stdout);
     let passed = backprop_demo::run(&mut out).unwrap_or(false);
@@ -104,5 +106,7 @@ fn main() -> ! {
     );
 
     debug::exit(if passed { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {}
+    loop {
+        cortex_m::asm::wfi(); // never reached: QEMU has exited
+    }
 }

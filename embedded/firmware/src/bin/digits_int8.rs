@@ -34,7 +34,9 @@ fn main() -> ! {
         (hio::hstdout(), Board::detect(), cortex_m::Peripherals::take())
     else {
         debug::exit(debug::EXIT_FAILURE);
-        loop {}
+        loop {
+            cortex_m::asm::wfi(); // never reached: QEMU has exited
+        }
     };
     let mut out = Console(stdout);
     let mut meter = Instructions::new(peripherals.SYST, board);
@@ -62,5 +64,7 @@ fn main() -> ! {
     );
     let _ = writeln!(out, "flash: int8 model file {} B", INT8_FILE.len());
     debug::exit(if passed && calibrated { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {}
+    loop {
+        cortex_m::asm::wfi(); // never reached: QEMU has exited
+    }
 }
