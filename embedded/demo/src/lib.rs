@@ -14,6 +14,11 @@
 //!    the fixed test split.
 //! 3. [`check_host_weights`]: a net trained on the host, compiled in as
 //!    weights, is run on the device and compared with the host's outputs.
+//!
+//! [`run`] runs these three. Apart, in [`digits`]: the handwritten digits
+//! net, trained and quantized on the host, run in int8 with integer
+//! arithmetic only ([`digits::run_int8`]) and in `f32`
+//! ([`digits::run_f32`]), each in its own firmware binary.
 
 #![no_std]
 #![deny(missing_docs)]
