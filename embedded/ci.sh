@@ -10,7 +10,9 @@
 #     panic path is reachable in the library (its panic handler calls an
 #     undefined symbol), and runs to success;
 #  4. the library's flash footprint is printed, and must stay within budget
-#     (the footprint binaries use the same no-panic link check);
+#     (the footprint binaries use the same no-panic link check: for the int8
+#     path, `footprint_int8` links only if `file::read_into` and the integer
+#     forward pass have no reachable panic);
 #  5. the digits net, trained and quantized on the host, runs on both cores in
 #     int8 (`digits_int8`) and in f32 (`digits_f32`): every output equals the
 #     host's, bit for bit (the reports, measurements cut, equal the host's);

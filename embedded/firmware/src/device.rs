@@ -1,7 +1,8 @@
 //! What the firmware binaries share: the semihosting console, the stack's
 //! high-water mark, and the count of executed instructions.
 //!
-//! Each binary uses part of it (`#[path]`-included by the `bin/`s).
+//! Each binary uses part of it (`mod device` in `main.rs`, `#[path]`-included
+//! by the `bin/`s).
 #![allow(dead_code)]
 
 use core::fmt::Write;
