@@ -28,7 +28,7 @@
 //! layers' int8 forms, so every shape is still checked by the compiler. Its
 //! integer parameters are readable ([`QuantizedDense::weights`],
 //! [`bias`](QuantizedDense::bias), [`multipliers`](QuantizedDense::multipliers),
-//! ...), and [`file`] stores it in the library's weight format, checksummed,
+//! ...), and [`file`](mod@file) stores it in the library's weight format, checksummed,
 //! for `include_bytes!` into firmware.
 //!
 //! # Math
@@ -57,7 +57,7 @@
 //! ```
 //!
 //! `acc_o` is exact integer arithmetic (8-bit products, 32-bit sums); only
-//! the real multiplier `M_o` is left, and [`fixed`] turns it into a 31-bit
+//! the real multiplier `M_o` is left, and [`fixed`](mod@fixed) turns it into a 31-bit
 //! integer multiplier and a shift, computed once when the model is
 //! quantized. ReLU is the clamp of `y_o` to `[z_out, 127]` (the code of the
 //! real 0 upwards), identity the clamp to `[−128, 127]`.
@@ -446,7 +446,7 @@ pub trait Int8Model: Int8Layer {
         Self::describe(f)
     }
 
-    /// The architecture fingerprint [`file`] stores: FNV-1a 64 of
+    /// The architecture fingerprint [`file`](mod@file) stores: FNV-1a 64 of
     /// `Int8Dense(<in>,<out>,<activation>);` per layer, so an int8 file is
     /// never taken for a float one of the same widths.
     fn fingerprint() -> u64 {
