@@ -316,3 +316,19 @@ fn input_quantization_rounds_and_saturates() {
     assert_eq!(int8.quantize_input(&x), Err(Error::NonFiniteInput { data: "input", sample: 0, index: 20 }));
     assert_eq!(int8.classify(&x), Err(Error::NonFiniteInput { data: "input", sample: 0, index: 20 }));
 }
+
+#[test]
+fn degenerate_ranges_and_rows() {
+    // A NaN bound is refused, not widened away.
+    assert!(matches!(Range { min: f32::NAN, max: 1.0 }.params(0), Err(Error::CollapsedRange { .. })));
+    assert!(matches!(Range { min: -1.0, max: f32::NAN }.params(0), Err(Error::CollapsedRange { .. })));
+    // A row of weights too small for an f32 scale quantizes to zeros, like an all-zero row.
+    let layer: Dense<2, 2, Identity> = Dense::new([[1e-44, -1e-44], [0.0, 0.0]], [0.0, 0.0]);
+    let calibration = Calibration::<Dense<2, 2, Identity>> {
+        input: Range { min: -1.0, max: 1.0 },
+        outputs: Range { min: -1.0, max: 1.0 },
+    };
+    let q = layer.quantize_with(&calibration).unwrap();
+    assert_eq!(q.weights(), &[[0, 0], [0, 0]]);
+    assert_eq!(q.weight_scales(), &[1.0, 1.0]);
+}

@@ -26,7 +26,7 @@ use backprop::prelude::{Activation, Dense, Identity, ReLU};
 use backprop::quant::fixed::{
     multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot, srdhm,
 };
-use backprop::quant::{Calibration, Int8Model, QuantParams, Quantize, QuantizedDense, Range};
+use backprop::quant::{Calibration, Int8Activation, Int8Model, QuantParams, Quantize, QuantizedDense, Range};
 use std::fmt::Debug;
 use std::str::FromStr;
 
@@ -153,7 +153,7 @@ fn assert_range(what: &str, got: &Range, want: &[&str]) {
 }
 
 /// Every integer parameter of quantized layer `k` against `layer{k}.*`.
-fn check_layer<const IN: usize, const OUT: usize, A: Activation>(
+fn check_layer<const IN: usize, const OUT: usize, A: Int8Activation>(
     case: &Case,
     k: usize,
     q: &QuantizedDense<IN, OUT, A>,
@@ -286,7 +286,7 @@ fn three_layer_net_matches_reference() {
 // (c) rounding ties
 // ---------------------------------------------------------------------------
 
-fn check_ties<A: Activation>(name: &'static str) {
+fn check_ties<A: Int8Activation>(name: &'static str) {
     let case = fixture(name);
     let layer: Dense<8, 6, A> = dense(&case, 0);
     let calibration =

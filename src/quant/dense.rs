@@ -255,9 +255,14 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Den
             output,
         };
         for o in 0..OUT {
-            // s_w[o] = max_i |W_oi| / 127  (1 for an all-zero row)
+            // s_w[o] = max_i |W_oi| / 127  (1 for an all-zero row, and for a row
+            // so small, below 127 · 2⁻¹⁴⁹, that its scale underflows to 0: its
+            // codes are all 0 either way)
             let max = self.weights[o].iter().fold(0.0f32, |m, w| m.max(Float::abs(*w)));
-            let scale = if max > 0.0 { (f64::from(max) / 127.0) as f32 } else { 1.0 };
+            let scale = match (f64::from(max) / 127.0) as f32 {
+                s if s > 0.0 => s,
+                _ => 1.0,
+            };
             parts.weight_scales[o] = scale;
             // q_w[o][i] = clamp(round(W_oi / s_w[o]), −127, 127)
             for (q, &w) in parts.weights[o].iter_mut().zip(&self.weights[o]) {

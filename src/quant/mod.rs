@@ -146,9 +146,13 @@ impl Range {
     /// ```
     pub fn params(&self, tensor: usize) -> Result<QuantParams, Error> {
         let collapsed = Error::CollapsedRange { tensor, min: f64::from(self.min), max: f64::from(self.max) };
+        // Checked before widening: `f32::min` would turn a NaN into 0.
+        if !(self.min.is_finite() && self.max.is_finite()) {
+            return Err(collapsed);
+        }
         let rmin = self.min.min(0.0);
         let rmax = self.max.max(0.0);
-        if !(rmin.is_finite() && rmax.is_finite() && rmax > rmin) {
+        if rmax <= rmin {
             return Err(collapsed);
         }
         let scale = ((f64::from(rmax) - f64::from(rmin)) / 255.0) as f32;
@@ -273,7 +277,7 @@ impl<M: Quantize> Calibration<M> {
 /// the calibration ranges ([`Range::params`]):
 ///
 /// ```text
-/// weights, per output row o:  s_w[o] = max_i |W_oi| / 127     (1 for an all-zero row)
+/// weights, per output row o:  s_w[o] = max_i |W_oi| / 127     (1 if that is 0 in f32)
 ///                             q_w[o][i] = clamp(round(W_oi / s_w[o]), −127, 127)
 /// bias:                       q_b[o] = round(b_o / (s_in · s_w[o]))   (int32, saturated)
 /// requantization:             M_o = s_in · s_w[o] / s_out → (multiplier, shift)   (fixed::quantize_multiplier)
