@@ -285,6 +285,13 @@ impl<M: Quantize> Calibration<M> {
 ///
 /// Scales are `f32`; the divisions and products above are in `f64` from
 /// them; every rounding is to nearest, ties away from zero.
+///
+/// A model with another activation is a compile error. Called as a function,
+/// `Quantize::quantize(&net, &samples)`, the error names the activation
+/// ("`Sigmoid` has no int8 form: int8 layers fold `ReLU` or `Identity` into
+/// the clamp of their output"); called as a method, `net.quantize(..)`,
+/// rustc reports only that the tuple does not implement `QuantizeLayer`
+/// (both pinned in `tests/ui/`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no int8 form: quantization takes a chain of `Dense<IN, OUT, ReLU | Identity, f32>` layers",
     label = "not quantizable",
