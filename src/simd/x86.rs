@@ -277,11 +277,20 @@ unsafe fn int8_affine<const IN: usize, const OUT: usize>(
         }
     }
     for (row, out) in rows.remainder().iter().zip(outputs.into_remainder()) {
-        let mut sum = 0i32;
-        for (&w, &x) in row.iter().zip(&x) {
-            sum = sum.wrapping_add(i32::from(w) * i32::from(x));
+        let mut sum = _mm256_setzero_si256();
+        for c in 0..chunks {
+            let (Ok(wc), Ok(xc)) = (
+                <&[i16; 16]>::try_from(&row[c * 16..c * 16 + 16]),
+                <&[i16; 16]>::try_from(&x[c * 16..c * 16 + 16]),
+            ) else {
+                continue;
+            };
+            sum = _mm256_add_epi32(sum, _mm256_madd_epi16(load_i16(wc), load_i16(xc)));
         }
-        *out = out.wrapping_add(sum);
+        let half = _mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256::<1>(sum));
+        let pair = _mm_add_epi32(half, _mm_unpackhi_epi64(half, half));
+        let total = _mm_cvtsi128_si32(_mm_add_epi32(pair, _mm_shuffle_epi32::<0b01>(pair)));
+        *out = out.wrapping_add(total).wrapping_add(tail_dot(row));
     }
     acc
 }
