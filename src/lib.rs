@@ -162,6 +162,7 @@
 //! | training | **[`Train`]** (`check_data`, `train_step`, `train_epoch`, `fit`, `fit_with`); [`train`]: `FitOptions`, `Schedule`, `EarlyStopping`, `Clip`, `EpochReport`, `History`, `StopReason`, `FitError`, `shuffle_together` |
 //! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`) and the measured rule `gemm_pays` |
 //! | weights in and out | [`weights`] (the crate's checksummed format) and [`safetensors`] (PyTorch's), both without an allocator |
+//! | int8 inference | [`quant`]: **[`Quantize`](quant::Quantize)** (`quantize`, `quantize_with`) turns a trained `f32` model into its int8 form ([`Quantized<M>`](quant::Quantized): [`QuantizedDense`](quant::QuantizedDense) layers), **[`Int8Model`](quant::Int8Model)** runs it in integers (`forward`, `classify_codes`) and at the float edges (`quantize_input`, `predict`, `classify`); `Calibration`, `Range`, `QuantParams`; the fixed-point arithmetic ([`quant::fixed`]) and the int8 weight file ([`quant::file`]) |
 //! | initialisation, checking | [`init`] (Glorot, He), [`gradcheck`] (finite differences) |
 //! | data | [`samples`]: rows of numbers and CSV lines into `[T; N]` samples, with errors that name the row |
 //! | random numbers | [`rand`]: the `rand` 0.10 the crate is built with (`Rng`, `SeedableRng`, `rngs::Xoshiro128PlusPlus`) |

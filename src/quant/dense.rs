@@ -7,7 +7,7 @@ use super::{Int8Activation, QuantParams, Range};
 use crate::error::Error;
 use crate::model::LayerInfo;
 use crate::passes::Forward;
-use crate::simd::Isa;
+use crate::simd::{Isa, Wide};
 use crate::Dense;
 use core::marker::PhantomData;
 use num_traits::Float;
@@ -49,6 +49,7 @@ pub struct QuantizedDense<const IN: usize, const OUT: usize, A: Int8Activation> 
     input: QuantParams,
     output: QuantParams,
     activation: PhantomData<A>,
+    wide: Wide<IN, OUT>,
 }
 
 impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OUT, A> {
@@ -66,6 +67,7 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OU
         input: QuantParams { scale: 0.0, zero_point: 0 },
         output: QuantParams { scale: 0.0, zero_point: 0 },
         activation: PhantomData,
+        wide: Wide::EMPTY,
     };
 
     /// A compile-time check that the accumulator cannot overflow.
@@ -135,6 +137,7 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OU
             input: parts.input,
             output: parts.output,
             activation: PhantomData,
+            wide: Wide::new(&parts.weights),
         }
     }
 }
@@ -148,17 +151,6 @@ struct Parts<const IN: usize, const OUT: usize> {
     shifts: [i32; OUT],
     input: QuantParams,
     output: QuantParams,
-}
-
-/// `Σ_i w_i x_i` in 32 bits: 8-bit products, summed in any order (integer
-/// addition is associative), which the compiler vectorises.
-#[inline(always)]
-fn dot<const IN: usize>(w: &[i8; IN], x: &[i8; IN]) -> i32 {
-    let mut sum = 0i32;
-    for (&w, &x) in w.iter().zip(x) {
-        sum = sum.wrapping_add(i32::from(w) * i32::from(x));
-    }
-    sum
 }
 
 impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for QuantizedDense<IN, OUT, A> {
@@ -175,14 +167,14 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
     const FILE_BYTES: usize = 8 + OUT * (IN + 4 + 4 + 4 + 1);
 
     #[cfg_attr(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64"), inline(always))]
-    fn forward_in<I: Isa>(&self, _isa: I, x: &[i8; IN]) -> [i8; OUT] {
+    fn forward_in<I: Isa>(&self, isa: I, x: &[i8; IN]) -> [i8; OUT] {
+        // acc_o = q_b[o] + Σ_i q_w[o][i] (x_i − z_in), with the constant part folded
+        let acc = isa.int8_affine(&self.weights, &self.wide, &self.folded_bias, x);
+        // y_o = clamp(z_out + M_o · acc_o, lo, hi)
         let (lo, hi) = self.output_clamp();
         let mut y = [0; OUT];
         for (o, y) in y.iter_mut().enumerate() {
-            // acc_o = q_b[o] + Σ_i q_w[o][i] (x_i − z_in), with the constant part folded
-            let acc = self.folded_bias[o].wrapping_add(dot(&self.weights[o], x));
-            // y_o = clamp(z_out + M_o · acc_o, lo, hi)
-            let v = multiply_by_quantized_multiplier(acc, self.multipliers[o], self.shifts[o]);
+            let v = multiply_by_quantized_multiplier(acc[o], self.multipliers[o], self.shifts[o]);
             *y = v.saturating_add(self.output.zero_point).clamp(i32::from(lo), i32::from(hi)) as i8;
         }
         y
@@ -234,15 +226,18 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
             self.folded_bias[o] = self.bias[o].wrapping_sub(input.zero_point.wrapping_mul(row_sum));
             self.weight_scales[o] = reader.scale(layer, "weight scale", o)?;
             let (multiplier, shift) = (reader.i32(), i32::from(reader.i8()));
-            let normal = (1 << 30..=i32::MAX).contains(&multiplier) && (-31..=30).contains(&shift);
-            if !(normal || (multiplier == 0 && shift == 0)) {
-                let value = if normal || multiplier == 0 { i64::from(shift) } else { i64::from(multiplier) };
-                let field = if normal || multiplier == 0 { "shift" } else { "multiplier" };
-                return Err(reader.invalid(layer, field, o, value));
+            // A multiplier in [2³⁰, 2³¹) with a shift in -31..=30, or (0, 0).
+            let normalised = (1 << 30..=i32::MAX).contains(&multiplier);
+            if !normalised && multiplier != 0 {
+                return Err(reader.invalid(layer, "multiplier", o, i64::from(multiplier)));
+            }
+            if !(-31..=30).contains(&shift) || (multiplier == 0 && shift != 0) {
+                return Err(reader.invalid(layer, "shift", o, i64::from(shift)));
             }
             self.multipliers[o] = multiplier;
             self.shifts[o] = shift;
         }
+        self.wide = Wide::new(&self.weights);
         Ok(())
     }
 }
@@ -278,9 +273,14 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Den
             output,
         };
         for o in 0..OUT {
-            // s_w[o] = max_i |W_oi| / 127  (1 for an all-zero row)
+            // s_w[o] = max_i |W_oi| / 127  (1 for an all-zero row, and for a row
+            // so small, below 127 · 2⁻¹⁴⁹, that its scale underflows to 0: its
+            // codes are all 0 either way)
             let max = self.weights[o].iter().fold(0.0f32, |m, w| m.max(Float::abs(*w)));
-            let scale = if max > 0.0 { (f64::from(max) / 127.0) as f32 } else { 1.0 };
+            let scale = match (f64::from(max) / 127.0) as f32 {
+                s if s > 0.0 => s,
+                _ => 1.0,
+            };
             parts.weight_scales[o] = scale;
             // q_w[o][i] = clamp(round(W_oi / s_w[o]), −127, 127)
             for (q, &w) in parts.weights[o].iter_mut().zip(&self.weights[o]) {
@@ -301,5 +301,40 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Den
             parts.shifts[o] = shift;
         }
         Ok((QuantizedDense::from_parts(parts), output))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::quant::{Int8Model, Quantize};
+    use crate::simd::Portable;
+
+    /// The portable loop (what a microcontroller runs) and the dispatched
+    /// kernel (AVX2 on x86 CPUs that have it) compute the same codes, for
+    /// widths with and without remainders.
+    #[test]
+    fn portable_and_dispatched_kernels_agree() {
+        fn check<const IN: usize, const OUT: usize>(seed: u32) {
+            let w: [[f32; IN]; OUT] = core::array::from_fn(|o| {
+                core::array::from_fn(|i| ((o * 31 + i * 7 + seed as usize) % 23) as f32 - 11.0)
+            });
+            let b: [f32; OUT] = core::array::from_fn(|o| o as f32 - 3.0);
+            let layer: Dense<IN, OUT, crate::activation::ReLU> = Dense::new(w, b);
+            let samples: [[f32; IN]; 3] =
+                core::array::from_fn(|s| core::array::from_fn(|i| ((s * 5 + i) % 9) as f32 - 4.0));
+            let q = layer.quantize(&samples).unwrap();
+            for s in 0..200u32 {
+                let x: [i8; IN] = core::array::from_fn(|i| {
+                    (s.wrapping_mul(2_654_435_761).rotate_left(i as u32) >> 24) as i8
+                });
+                assert_eq!(q.forward_in(Portable, &x), q.forward(&x));
+            }
+        }
+        check::<64, 128>(1);
+        check::<21, 13>(2);
+        check::<16, 8>(3);
+        check::<3, 2>(4);
+        check::<100, 17>(5);
     }
 }

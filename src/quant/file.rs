@@ -24,10 +24,10 @@
 //!
 //! | offset | bytes | field |
 //! |---|---|---|
-//! | 0 | 32 | the header of [`weights`](crate::weights): magic `BACKPROP`, version 1, scalar tag **3** (int8), reserved 0, number of layers, architecture fingerprint ([`Int8Model::fingerprint`](super::Int8Model::fingerprint)), number of weights and biases |
+//! | 0 | 32 | the header of [`weights`](crate::weights): magic `BACKPROP`, version 1, scalar tag **3** (int8), reserved 0, number of layers, architecture fingerprint ([`Int8Model::fingerprint`]), number of weights and biases |
 //! | 32 | 8 | the model input's scale (`f32`) and zero point (`i32`) |
 //! | 40 | per layer | its output's scale (`f32`) and zero point (`i32`); then for each output channel `o`: its `IN` weight codes (`i8`), bias (`i32`), weight scale (`f32`), multiplier (`i32`) and shift (`i8`) |
-//! | end − 4 | 4 | CRC-32 of every byte before it ([`crc32`](crate::weights::crc32)) |
+//! | end − 4 | 4 | CRC-32 of every byte before it ([`crc32`]) |
 //!
 //! # What a reader checks
 //!

@@ -178,7 +178,7 @@ pub(crate) fn frexp(x: f64) -> (f64, i32) {
     let biased = ((bits >> 52) & 0x7ff) as i32;
     if biased == 0 {
         // Subnormal: scale into the normal range first (exact).
-        let (q, e) = frexp(x * 18_446_744_073_709_551_616.0); // 2⁶⁴ (powi needs std)
+        let (q, e) = frexp(x * 18_446_744_073_709_551_616.0); // 2⁶⁴
         return (q, e - 64);
     }
     // Replace the exponent by the one of [0.5, 1): biased 1022.

@@ -28,7 +28,7 @@
 //! layers' int8 forms, so every shape is still checked by the compiler. Its
 //! integer parameters are readable ([`QuantizedDense::weights`],
 //! [`bias`](QuantizedDense::bias), [`multipliers`](QuantizedDense::multipliers),
-//! ...), and [`file`] stores it in the library's weight format, checksummed,
+//! ...), and [`file`](mod@file) stores it in the library's weight format, checksummed,
 //! for `include_bytes!` into firmware.
 //!
 //! # Math
@@ -57,7 +57,7 @@
 //! ```
 //!
 //! `acc_o` is exact integer arithmetic (8-bit products, 32-bit sums); only
-//! the real multiplier `M_o` is left, and [`fixed`] turns it into a 31-bit
+//! the real multiplier `M_o` is left, and [`fixed`](mod@fixed) turns it into a 31-bit
 //! integer multiplier and a shift, computed once when the model is
 //! quantized. ReLU is the clamp of `y_o` to `[z_out, 127]` (the code of the
 //! real 0 upwards), identity the clamp to `[−128, 127]`.
@@ -146,9 +146,13 @@ impl Range {
     /// ```
     pub fn params(&self, tensor: usize) -> Result<QuantParams, Error> {
         let collapsed = Error::CollapsedRange { tensor, min: f64::from(self.min), max: f64::from(self.max) };
+        // Checked before widening: `f32::min` would turn a NaN into 0.
+        if !(self.min.is_finite() && self.max.is_finite()) {
+            return Err(collapsed);
+        }
         let rmin = self.min.min(0.0);
         let rmax = self.max.max(0.0);
-        if !(rmin.is_finite() && rmax.is_finite() && rmax > rmin) {
+        if rmax <= rmin {
             return Err(collapsed);
         }
         let scale = ((f64::from(rmax) - f64::from(rmin)) / 255.0) as f32;
@@ -273,7 +277,7 @@ impl<M: Quantize> Calibration<M> {
 /// the calibration ranges ([`Range::params`]):
 ///
 /// ```text
-/// weights, per output row o:  s_w[o] = max_i |W_oi| / 127     (1 for an all-zero row)
+/// weights, per output row o:  s_w[o] = max_i |W_oi| / 127     (1 if that is 0 in f32)
 ///                             q_w[o][i] = clamp(round(W_oi / s_w[o]), −127, 127)
 /// bias:                       q_b[o] = round(b_o / (s_in · s_w[o]))   (int32, saturated)
 /// requantization:             M_o = s_in · s_w[o] / s_out → (multiplier, shift)   (fixed::quantize_multiplier)
@@ -281,6 +285,13 @@ impl<M: Quantize> Calibration<M> {
 ///
 /// Scales are `f32`; the divisions and products above are in `f64` from
 /// them; every rounding is to nearest, ties away from zero.
+///
+/// A model with another activation is a compile error. Called as a function,
+/// `Quantize::quantize(&net, &samples)`, the error names the activation
+/// ("`Sigmoid` has no int8 form: int8 layers fold `ReLU` or `Identity` into
+/// the clamp of their output"); called as a method, `net.quantize(..)`,
+/// rustc reports only that the tuple does not implement `QuantizeLayer`
+/// (both pinned in `tests/ui/`).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no int8 form: quantization takes a chain of `Dense<IN, OUT, ReLU | Identity, f32>` layers",
     label = "not quantizable",
@@ -458,7 +469,7 @@ pub trait Int8Model: Int8Layer {
         Self::describe(f)
     }
 
-    /// The architecture fingerprint [`file`] stores: FNV-1a 64 of
+    /// The architecture fingerprint [`file`](mod@file) stores: FNV-1a 64 of
     /// `Int8Dense(<in>,<out>,<activation>);` per layer, so an int8 file is
     /// never taken for a float one of the same widths.
     fn fingerprint() -> u64 {

@@ -27,6 +27,7 @@ use backprop::prelude::*;
 use backprop::quant::{file, Int8Model, Quantized};
 use core::fmt::{self, Write};
 
+#[rustfmt::skip] // written by the host's `generate`, as it writes it
 mod tables;
 
 /// The digits net: 64 pixels in, ten logits out.
