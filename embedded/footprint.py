@@ -128,8 +128,8 @@ def main():
                 f"{target:<24}{name:>7}{flash - empty_flash:>7}{model:>7}{added['library']:>9}"
                 f"{added['builtins'] + added['libm']:>10}{ram:>7}"
             )
-    print("(model: the int8 file as included, or the f32 static; library: backprop's code, core::fmt included")
-    print(" (the int8 reader formats the architecture's fingerprint); builtins: memcpy, division, soft float;")
+    print("(model: the int8 file as included, or the f32 static; library: backprop's code")
+    print(" (the int8 reader: two passes, checks then stores); builtins: memcpy, division, soft float;")
     print(" RAM: the int8 model read into a static)")
     sys.exit(1 if failed else 0)
 

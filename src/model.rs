@@ -141,17 +141,22 @@ impl core::fmt::Display for LayerInfo {
 pub(crate) fn fingerprint_of(kind: &str, for_each_layer: impl FnOnce(&mut dyn FnMut(LayerInfo))) -> u64 {
     let mut hash = Fnv1a64::new();
     for_each_layer(&mut |layer| {
-        // Writing to `Fnv1a64` cannot fail.
-        let _ = core::fmt::Write::write_fmt(
-            &mut hash,
-            format_args!("{kind}({},{},{});", layer.inputs, layer.outputs, layer.activation),
-        );
+        // The bytes of `{kind}({inputs},{outputs},{activation});`, written
+        // without `core::fmt` (which would cost a microcontroller about
+        // 1.5 KB of flash for this alone).
+        hash.write(kind.as_bytes());
+        hash.write(b"(");
+        hash.decimal(layer.inputs);
+        hash.write(b",");
+        hash.decimal(layer.outputs);
+        hash.write(b",");
+        hash.write(layer.activation.as_bytes());
+        hash.write(b");");
     });
     hash.finish()
 }
 
-/// The FNV-1a 64-bit hash, fed through `core::fmt::Write` so that formatted
-/// text can be hashed without a buffer.
+/// The FNV-1a 64-bit hash.
 struct Fnv1a64(u64);
 
 impl Fnv1a64 {
@@ -165,13 +170,27 @@ impl Fnv1a64 {
     fn finish(&self) -> u64 {
         self.0
     }
-}
 
-impl core::fmt::Write for Fnv1a64 {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for &byte in s.as_bytes() {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
             self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(Self::PRIME);
         }
-        Ok(())
+    }
+
+    /// `n` in decimal ASCII, without leading zeros.
+    fn decimal(&mut self, n: usize) {
+        // usize::MAX has 20 digits; they are produced last to first.
+        let mut digits = [0u8; 20];
+        let mut len = 0;
+        let mut rest = n;
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (rest % 10) as u8;
+            rest /= 10;
+            len += 1;
+            if rest == 0 {
+                break;
+            }
+        }
+        self.write(digits.get(digits.len() - len..).unwrap_or(&[]));
     }
 }

@@ -332,3 +332,30 @@ fn degenerate_ranges_and_rows() {
     assert_eq!(q.weights(), &[[0, 0], [0, 0]]);
     assert_eq!(q.weight_scales(), &[1.0, 1.0]);
 }
+
+#[test]
+fn a_bad_file_leaves_the_model_as_it_was() {
+    let int8 = net(24).quantize(&inputs(40, 25)).unwrap();
+    let other = net(26).quantize(&inputs(40, 27)).unwrap();
+    let mut bytes = file::to_vec(&other);
+    // The last channel of the last layer gets a bad shift: every value
+    // before it is valid and would have been stored by a one-pass reader.
+    let shift_at = bytes.len() - 4 - 1;
+    bytes[shift_at] = 99;
+    reseal(&mut bytes);
+    let mut model = int8;
+    assert!(matches!(
+        file::read_into(&bytes, &mut model),
+        Err(Error::InvalidQuantized { layer: 2, field: "shift", .. })
+    ));
+    assert_eq!(model, int8);
+    // And a good file replaces it whole.
+    file::read_into(&file::to_vec(&other), &mut model).unwrap();
+    assert_eq!(model, other);
+    // The first of equal largest codes wins, in integers.
+    assert_eq!(other.classify_codes(&[0; 21]), {
+        let y = other.forward(&[0; 21]);
+        let best = *y.iter().max().unwrap();
+        y.iter().position(|&c| c == best).unwrap()
+    });
+}

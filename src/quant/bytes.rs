@@ -54,6 +54,11 @@ impl<'a> Reader<'a> {
         Reader { bytes, at }
     }
 
+    /// The current offset.
+    pub(crate) fn position(&self) -> usize {
+        self.at
+    }
+
     /// Moves to offset `at`.
     pub(crate) fn seek(&mut self, at: usize) {
         self.at = at;

@@ -103,19 +103,22 @@ macro_rules! int8_chain {
                 $( self.$i.write_to(out); )*
             }
 
-            fn read_into(&mut self, reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<(), Error> {
+            fn read_into<const STORE: bool>(
+                &mut self,
+                reader: &mut Reader<'_>,
+                input: QuantParams,
+                first: usize,
+            ) -> Result<QuantParams, Error> {
                 let mut at = first;
                 let mut input = input;
-                self.$i0.read_into(reader, input, at)?;
+                input = self.$i0.read_into::<STORE>(reader, input, at)?;
                 at += $L0::LAYER_COUNT;
-                input = self.$i0.output_params();
                 $(
-                    self.$i.read_into(reader, input, at)?;
+                    input = self.$i.read_into::<STORE>(reader, input, at)?;
                     at += $L::LAYER_COUNT;
-                    input = self.$i.output_params();
                 )*
-                let _ = (at, input);
-                Ok(())
+                let _ = at;
+                Ok(input)
             }
         }
     };

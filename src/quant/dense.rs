@@ -206,25 +206,34 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
         }
     }
 
-    fn read_into(&mut self, reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<(), Error> {
+    fn read_into<const STORE: bool>(
+        &mut self,
+        reader: &mut Reader<'_>,
+        input: QuantParams,
+        first: usize,
+    ) -> Result<QuantParams, Error> {
         let () = Self::FITS;
         let layer = first;
-        self.input = input;
-        self.output = reader.params(layer, "output")?;
+        let output = reader.params(layer, "output")?;
+        if STORE {
+            (self.input, self.output) = (input, output);
+        }
         for o in 0..OUT {
             let mut row_sum = 0i32;
-            for (i, w) in self.weights[o].iter_mut().enumerate() {
-                *w = reader.i8();
-                if *w == -128 {
-                    *w = 0;
+            for i in 0..IN {
+                let w = reader.i8();
+                if w == -128 {
                     return Err(reader.invalid(layer, "weight", o * IN + i, -128));
                 }
-                row_sum += i32::from(*w);
+                if STORE {
+                    if let Some(slot) = self.weights.get_mut(o).and_then(|row| row.get_mut(i)) {
+                        *slot = w;
+                    }
+                }
+                row_sum += i32::from(w);
             }
-            self.bias[o] = reader.i32();
-            // As from_parts: the constant part of the sum, folded once.
-            self.folded_bias[o] = self.bias[o].wrapping_sub(input.zero_point.wrapping_mul(row_sum));
-            self.weight_scales[o] = reader.scale(layer, "weight scale", o)?;
+            let bias = reader.i32();
+            let weight_scale = reader.scale(layer, "weight scale", o)?;
             let (multiplier, shift) = (reader.i32(), i32::from(reader.i8()));
             // A multiplier in [2³⁰, 2³¹) with a shift in -31..=30, or (0, 0).
             let normalised = (1 << 30..=i32::MAX).contains(&multiplier);
@@ -234,11 +243,19 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
             if !(-31..=30).contains(&shift) || (multiplier == 0 && shift != 0) {
                 return Err(reader.invalid(layer, "shift", o, i64::from(shift)));
             }
-            self.multipliers[o] = multiplier;
-            self.shifts[o] = shift;
+            if STORE {
+                self.bias[o] = bias;
+                // As from_parts: the constant part of the sum, folded once.
+                self.folded_bias[o] = bias.wrapping_sub(input.zero_point.wrapping_mul(row_sum));
+                self.weight_scales[o] = weight_scale;
+                self.multipliers[o] = multiplier;
+                self.shifts[o] = shift;
+            }
         }
-        self.wide = Wide::new(&self.weights);
-        Ok(())
+        if STORE {
+            self.wide = Wide::new(&self.weights);
+        }
+        Ok(output)
     }
 }
 

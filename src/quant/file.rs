@@ -142,9 +142,8 @@ pub fn read<Q: Int8Model>(bytes: &[u8]) -> Result<Q, Error> {
 ///
 /// # Errors
 ///
-/// Those of [`read`]. On an error found in the values (an
-/// [`Error::InvalidQuantized`]), `model` holds part of the file's values:
-/// do not use it.
+/// Those of [`read`]. Every value is checked before any is stored: on an
+/// error, `model` is as it was.
 pub fn read_into<Q: Int8Model>(bytes: &[u8], model: &mut Q) -> Result<(), Error> {
     let len = size::<Q>() as u64;
     if bytes.len() < HEADER_LEN {
@@ -189,5 +188,10 @@ pub fn read_into<Q: Int8Model>(bytes: &[u8], model: &mut Q) -> Result<(), Error>
         });
     }
     let input = reader.params(0, "input")?;
-    model.read_into(&mut reader, input, 0)
+    // Check every value first, then store: a bad file leaves `model` as it was.
+    let layers = reader.position();
+    model.read_into::<false>(&mut reader, input, 0)?;
+    reader.seek(layers);
+    model.read_into::<true>(&mut reader, input, 0)?;
+    Ok(())
 }

@@ -94,9 +94,16 @@ pub trait Int8Layer: Copy + core::fmt::Debug + PartialEq {
     /// Writes the layers' parameters, in file order.
     fn write_to(&self, out: &mut Writer<'_>);
 
-    /// Reads and checks the layers into `self`, in place (no copy of the
-    /// model on the stack); the first is layer number `first` of the model
-    /// and takes the input parameters `input`. On an error, `self` holds
-    /// part of the file's values and part of its earlier ones.
-    fn read_into(&mut self, reader: &mut Reader<'_>, input: QuantParams, first: usize) -> Result<(), Error>;
+    /// Reads and checks the layers; the first is layer number `first` of
+    /// the model and takes the input parameters `input`. If `STORE`, writes
+    /// them into `self`, in place (no copy of the model on the stack);
+    /// otherwise only checks them, leaving `self` as it is (the reader runs
+    /// this first, so that a bad file changes nothing). Returns the last
+    /// layer's output parameters.
+    fn read_into<const STORE: bool>(
+        &mut self,
+        reader: &mut Reader<'_>,
+        input: QuantParams,
+        first: usize,
+    ) -> Result<QuantParams, Error>;
 }

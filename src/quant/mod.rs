@@ -481,11 +481,11 @@ impl<Q: Int8Layer> Int8Model for Q {}
 
 /// The index of the largest code, the first on ties (0 for none).
 fn argmax(codes: &[i8]) -> usize {
-    let mut best = 0;
+    let mut best = (0, i8::MIN);
     for (i, &c) in codes.iter().enumerate() {
-        if c > codes[best] {
-            best = i;
+        if i == 0 || c > best.1 {
+            best = (i, c);
         }
     }
-    best
+    best.0
 }
