@@ -1,7 +1,7 @@
 //! The int8 fully connected layer, and how a float `Dense` layer becomes one.
 
 use super::bytes::{Reader, Writer};
-use super::fixed::{multiply_by_quantized_multiplier, quantize_multiplier, round_half_away};
+use super::fixed::{quantize_multiplier, round_half_away};
 use super::layer::{Int8Layer, QuantizeLayer};
 use super::{Int8Activation, QuantParams, Range};
 use crate::error::Error;
@@ -171,13 +171,7 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
         // acc_o = q_b[o] + Σ_i q_w[o][i] (x_i − z_in), with the constant part folded
         let acc = isa.int8_affine(&self.weights, &self.wide, &self.folded_bias, x);
         // y_o = clamp(z_out + M_o · acc_o, lo, hi)
-        let (lo, hi) = self.output_clamp();
-        let mut y = [0; OUT];
-        for (o, y) in y.iter_mut().enumerate() {
-            let v = multiply_by_quantized_multiplier(acc[o], self.multipliers[o], self.shifts[o]);
-            *y = v.saturating_add(self.output.zero_point).clamp(i32::from(lo), i32::from(hi)) as i8;
-        }
-        y
+        isa.requantize(&acc, &self.multipliers, &self.shifts, self.output.zero_point, self.output_clamp())
     }
 
     fn input_params(&self) -> QuantParams {
@@ -353,5 +347,57 @@ mod tests {
         check::<16, 8>(3);
         check::<3, 2>(4);
         check::<100, 17>(5);
+    }
+
+    /// The requantization of every instruction set equals the portable one
+    /// on edge values: extreme accumulators, every shift, the extreme
+    /// multipliers, zero points at both ends, and clamps.
+    #[test]
+    fn requantization_agrees_on_every_instruction_set() {
+        use crate::simd::{self, Kernel};
+        struct Requantize<'a>(&'a [i32; 16], &'a [i32; 16], &'a [i32; 16], i32, (i8, i8));
+        impl Kernel for Requantize<'_> {
+            type Output = [i8; 16];
+            fn run<I: Isa>(self, isa: I) -> [i8; 16] {
+                isa.requantize(self.0, self.1, self.2, self.3, self.4)
+            }
+        }
+        let accs =
+            [i32::MIN, i32::MIN + 1, -65_537, -3, -2, -1, 0, 1, 2, 3, 1000, 65_535, i32::MAX - 1, i32::MAX];
+        let multipliers = [0, 1 << 30, (1 << 30) + 1, 1_518_500_250, i32::MAX, i32::MIN];
+        let mut state = 0x2545_f491_u32;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for round in 0..20_000 {
+            let acc: [i32; 16] = core::array::from_fn(|_| {
+                let r = next();
+                if r % 3 == 0 {
+                    accs[(r / 3) as usize % accs.len()]
+                } else {
+                    next() as i32 >> (r % 24)
+                }
+            });
+            let m: [i32; 16] = core::array::from_fn(|_| {
+                let r = next();
+                if r % 2 == 0 {
+                    multipliers[(r / 2) as usize % multipliers.len()]
+                } else {
+                    (1 << 30) | (next() >> 2) as i32
+                }
+            });
+            let s: [i32; 16] = core::array::from_fn(|_| (next() % 64) as i32 - 32);
+            let zero_point = [-128, 0, 127, i32::MAX, i32::MIN][round % 5];
+            let clamp = [(-128, 127), (-5, 9), (127, 127)][round % 3];
+            let portable = simd::requantize(&acc, &m, &s, zero_point, clamp);
+            assert_eq!(
+                simd::dispatch(Requantize(&acc, &m, &s, zero_point, clamp)),
+                portable,
+                "{acc:?} {m:?} {s:?}"
+            );
+        }
     }
 }

@@ -40,6 +40,7 @@
 //! compute the same bits: the AVX2 build only has wider registers to hold
 //! the same lanes (FMA is not enabled); `src/dense/tests.rs` checks that.
 
+use crate::math::fixed::multiply_by_quantized_multiplier;
 use num_traits::Float;
 
 /// The number of partial sums in every dot product.
@@ -216,6 +217,43 @@ pub trait Isa: Copy + sealed::Sealed {
         bias: &[i32; OUT],
         x: &[i8; IN],
     ) -> [i32; OUT];
+
+    /// The int8 outputs of int32 accumulators: `y_o = clamp(zero_point +
+    /// MultiplyByQuantizedMultiplier(acc_o, multipliers_o, shifts_o), lo,
+    /// hi)`, as the portable [`requantize`](self::requantize) computes it.
+    fn requantize<const OUT: usize>(
+        self,
+        acc: &[i32; OUT],
+        multipliers: &[i32; OUT],
+        shifts: &[i32; OUT],
+        zero_point: i32,
+        clamp: (i8, i8),
+    ) -> [i8; OUT];
+}
+
+/// One int8 output of an int32 accumulator (see [`Isa::requantize`]).
+#[inline(always)]
+pub(crate) fn requantize_one(
+    acc: i32,
+    multiplier: i32,
+    shift: i32,
+    zero_point: i32,
+    (lo, hi): (i8, i8),
+) -> i8 {
+    let v = multiply_by_quantized_multiplier(acc, multiplier, shift);
+    v.saturating_add(zero_point).clamp(i32::from(lo), i32::from(hi)) as i8
+}
+
+/// [`Isa::requantize`], one output at a time.
+#[inline(always)]
+pub(crate) fn requantize<const OUT: usize>(
+    acc: &[i32; OUT],
+    multipliers: &[i32; OUT],
+    shifts: &[i32; OUT],
+    zero_point: i32,
+    clamp: (i8, i8),
+) -> [i8; OUT] {
+    core::array::from_fn(|o| requantize_one(acc[o], multipliers[o], shifts[o], zero_point, clamp))
 }
 
 /// `Σ_i w_i x_i` of int8 codes in 32 bits (the products fit in 16 bits;
@@ -302,6 +340,18 @@ impl Isa for Portable {
         x: &[i8; IN],
     ) -> [i32; OUT] {
         int8_affine(weights, bias, x)
+    }
+
+    #[inline(always)]
+    fn requantize<const OUT: usize>(
+        self,
+        acc: &[i32; OUT],
+        multipliers: &[i32; OUT],
+        shifts: &[i32; OUT],
+        zero_point: i32,
+        clamp: (i8, i8),
+    ) -> [i8; OUT] {
+        requantize(acc, multipliers, shifts, zero_point, clamp)
     }
 }
 
