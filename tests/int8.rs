@@ -359,3 +359,36 @@ fn a_bad_file_leaves_the_model_as_it_was() {
         y.iter().position(|&c| c == best).unwrap()
     });
 }
+
+#[test]
+fn input_quantization_equals_rounding_half_away_from_zero() {
+    // Against `f32::round` (ties away from zero) on many values, ties and
+    // near-ties included, for several scales and zero points.
+    let mut state = 0x9e37_79b9_u32;
+    for &(scale, zero_point) in &[(1.0f32, 0), (0.5, -10), (0.037, 17), (3.0e-3, -128), (7.5, 127)] {
+        let p = QuantParams { scale, zero_point };
+        for k in -2000..2000 {
+            for x in [k as f32 * scale * 0.5, k as f32 * 0.25, f32::from_bits(state) % 1e3] {
+                let expected = ((x / scale).round() as i32).saturating_add(zero_point).clamp(-128, 127) as i8;
+                assert_eq!(p.quantize(x), expected, "x = {x}, scale {scale}");
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            }
+        }
+        for x in [
+            0.49999997f32,
+            -0.49999997,
+            0.5,
+            -0.5,
+            1.5,
+            -2.5,
+            1e9,
+            -1e9,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+        ] {
+            let expected = ((x * 1.0 / 1.0).round() as i32).saturating_add(0).clamp(-128, 127) as i8;
+            assert_eq!(QuantParams { scale: 1.0, zero_point: 0 }.quantize(x), expected, "{x}");
+        }
+    }
+}

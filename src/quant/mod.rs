@@ -180,7 +180,20 @@ impl QuantParams {
     /// callers check for it first.
     #[inline]
     pub fn quantize(&self, x: f32) -> i8 {
-        let q = num_traits::Float::round(x / self.scale) as i32; // saturating cast
+        // round(v), ties away from zero, without a call to `roundf`: the
+        // integer part (a saturating cast) and the fractional part `v − t`,
+        // which is exact below 2²⁴ (above, `v` is a whole number, or far
+        // outside the int8 range that the clamp leaves).
+        let v = x / self.scale;
+        let t = v as i32;
+        let frac = v - t as f32;
+        let q = if frac >= 0.5 {
+            t.saturating_add(1)
+        } else if frac <= -0.5 {
+            t.saturating_sub(1)
+        } else {
+            t
+        };
         q.saturating_add(self.zero_point).clamp(-128, 127) as i8
     }
 
