@@ -392,3 +392,43 @@ fn input_quantization_equals_rounding_half_away_from_zero() {
         }
     }
 }
+
+#[test]
+fn a_bias_whose_accumulator_could_wrap_is_refused() {
+    // Row 1: tiny weights (so a tiny weight scale) and a bias of 1: in units
+    // of s_in · s_w the bias saturates, and the sum would wrap.
+    let layer: Dense<2, 2, Identity> = Dense::new([[1.0, 0.5], [1e-7, 0.0]], [0.0, 1.0]);
+    let calibration = Calibration::<Dense<2, 2, Identity>> {
+        input: Range { min: 0.0, max: 1.0 },
+        outputs: Range { min: -2.0, max: 2.0 },
+    };
+    let err = layer.quantize_with(&calibration).unwrap_err();
+    assert_eq!(err, Error::BiasOutOfRange { layer: 0, channel: 1, bias: 1.0 });
+    assert!(err.to_string().contains("output channel 1"), "{err}");
+    // The same in a file: a bias that would wrap is refused by the reader.
+    let ok: Dense<2, 2, Identity> = Dense::new([[1.0, 0.5], [0.25, -1.0]], [0.0, 1.0]);
+    let q = ok.quantize_with(&calibration).unwrap();
+    let mut bytes = file::to_vec(&q);
+    let bias_at = 32 + 8 + 8 + 2; // header, input params, output params, row 0's two weights
+    bytes[bias_at..bias_at + 4].copy_from_slice(&i32::MAX.to_le_bytes());
+    reseal(&mut bytes);
+    assert_eq!(
+        file::read::<QuantizedDense<2, 2, Identity>>(&bytes),
+        Err(Error::InvalidQuantized { layer: 0, field: "bias", index: 0, value: i64::from(i32::MAX) })
+    );
+}
+
+#[test]
+fn hand_made_parameters_cannot_panic() {
+    let p = QuantParams { scale: 1.0, zero_point: i32::MIN };
+    assert_eq!(p.dequantize(127), (127.0 + 2_147_483_648.0) as f32);
+    // A zero scale: x / 0 is ±∞, saturated to i32::MAX or i32::MIN, plus
+    // the zero point with saturation, clamped: the definition, no panic.
+    let p = QuantParams { scale: 0.0, zero_point: i32::MAX };
+    for x in [1.0f32, -1.0, 0.0] {
+        let expected = ((x / 0.0).round() as i32).saturating_add(i32::MAX).clamp(-128, 127) as i8;
+        assert_eq!(p.quantize(x), expected, "{x}");
+    }
+    // An inverted range is refused, not read as another range.
+    assert!(matches!(Range { min: 5.0, max: 3.0 }.params(0), Err(Error::CollapsedRange { .. })));
+}

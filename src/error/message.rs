@@ -67,6 +67,12 @@ impl fmt::Display for Error {
                  {multiplier}, 2^30 or more, which no int32 multiplier and shift can encode; the output's \
                  calibration range is far too narrow for its inputs and weights"
             ),
+            Error::BiasOutOfRange { layer, channel, bias } => write!(
+                f,
+                "layer {layer}, output channel {channel}: the bias {bias} is so large against the row's \
+                 weights that the int32 accumulator would overflow for some inputs (the row's weights \
+                 are tiny next to its bias); no int8 layer computes it"
+            ),
             Error::InvalidQuantized { layer, field, index, value } => write!(
                 f,
                 "layer {layer}: {field} {index} is {value} in the file, a value no int8 model holds \

@@ -217,6 +217,18 @@ pub enum Error {
         /// The multiplier.
         multiplier: f64,
     },
+    /// A layer's bias is so large in units of `s_in · s_w` (the input's
+    /// scale times the row's weight scale) that its int32 accumulator would
+    /// wrap for some input: typically a row of tiny weights with a bias far
+    /// from 0.
+    BiasOutOfRange {
+        /// The layer (from 0).
+        layer: usize,
+        /// The output channel.
+        channel: usize,
+        /// The float bias.
+        bias: f64,
+    },
     /// A value in an int8 weight file is outside what an int8 model holds (a
     /// weight code of −128, a zero point outside `-128..=127`, a scale that
     /// is not a positive finite number, a multiplier or shift out of range).
@@ -224,7 +236,8 @@ pub enum Error {
         /// The layer (from 0; the model input's parameters are layer 0's
         /// `"input scale"` and `"input zero point"`).
         layer: usize,
-        /// The field: `"weight"`, `"weight scale"`, `"multiplier"`,
+        /// The field: `"weight"`, `"bias"` (one whose accumulator could
+        /// overflow), `"weight scale"`, `"multiplier"`,
         /// `"shift"`, `"input scale"`, `"input zero point"`, `"output
         /// scale"`, `"output zero point"`.
         field: &'static str,

@@ -34,10 +34,12 @@ use num_traits::Float;
 /// (see [`fixed::multiply_by_quantized_multiplier`](super::fixed::multiply_by_quantized_multiplier)).
 /// The sum is computed as `(q_b[o] − z_in Σ_i q_w[o][i]) + Σ_i q_w[o][i] x_i`,
 /// the constant part folded once when the layer is made: the same integers,
-/// and the inner loop is a plain 8-bit dot product. The accumulator is exact
-/// for `IN ≤ 66 313` (`66 313 · 127 · 255 < 2³¹`), which the compiler checks;
-/// the biases stay within `2³⁰` for any bias the float layer can sensibly
-/// have.
+/// and the inner loop is a plain 8-bit dot product. The sum of products
+/// fits in 32 bits for `IN ≤ 66 311` (`66 311 · 127 · 255 < 2³¹`), which the
+/// compiler checks; with the bias, each row's accumulator is checked when
+/// the layer is made (or read from a file) to stay within 32 bits for every
+/// possible input, so it never wraps. A bias beyond `±(2³¹ − 1)` units of
+/// `s_in s_w[o]` is clamped to that, as TensorFlow Lite's converter does.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QuantizedDense<const IN: usize, const OUT: usize, A: Int8Activation> {
     weights: [[i8; IN]; OUT],
@@ -72,8 +74,8 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OU
 
     /// A compile-time check that the accumulator cannot overflow.
     const FITS: () = assert!(
-        IN <= 66_313,
-        "an int8 Dense layer takes at most 66 313 inputs (its int32 sums overflow beyond)"
+        IN <= 66_311,
+        "an int8 Dense layer takes at most 66 311 inputs (its int32 sums overflow beyond)"
     );
 
     /// The weight codes, `weights()[o][i]` from input `i` to output `o`
@@ -139,6 +141,34 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OU
             activation: PhantomData,
             wide: Wide::new(&parts.weights),
         }
+    }
+}
+
+/// The smallest and largest value of a row's `Σ_i w_i (x_i − z_in)` over
+/// every input `x ∈ [−128, 127]^IN`, in 64 bits (each term at its extreme),
+/// built weight by weight.
+struct Extremes {
+    z_in: i64,
+    lo: i64,
+    hi: i64,
+}
+
+impl Extremes {
+    fn new(z_in: i32) -> Self {
+        Extremes { z_in: i64::from(z_in), lo: 0, hi: 0 }
+    }
+
+    fn add(&mut self, w: i8) {
+        let (a, b) = (i64::from(w) * (-128 - self.z_in), i64::from(w) * (127 - self.z_in));
+        self.lo += a.min(b);
+        self.hi += a.max(b);
+    }
+
+    /// Whether `bias` plus the sum stays within 32 bits for every input: the
+    /// accumulator never wraps.
+    fn fits(&self, bias: i32) -> bool {
+        let b = i64::from(bias);
+        b + self.lo >= i64::from(i32::MIN) && b + self.hi <= i64::from(i32::MAX)
     }
 }
 
@@ -214,8 +244,10 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
         }
         for o in 0..OUT {
             let mut row_sum = 0i32;
+            let mut range = Extremes::new(input.zero_point);
             for i in 0..IN {
                 let w = reader.i8();
+                range.add(w);
                 if w == -128 {
                     return Err(reader.invalid(layer, "weight", o * IN + i, -128));
                 }
@@ -227,6 +259,9 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
                 row_sum += i32::from(w);
             }
             let bias = reader.i32();
+            if !range.fits(bias) {
+                return Err(reader.invalid(layer, "bias", o, i64::from(bias)));
+            }
             let weight_scale = reader.scale(layer, "weight scale", o)?;
             let (multiplier, shift) = (reader.i32(), i32::from(reader.i8()));
             // A multiplier in [2³⁰, 2³¹) with a shift in -31..=30, or (0, 0).
@@ -301,6 +336,15 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Den
             let bias_scale = f64::from(input.scale) * f64::from(scale);
             let q_bias = round_half_away(f64::from(self.bias[o]) / bias_scale);
             parts.bias[o] = q_bias.clamp(-f64::from(i32::MAX), f64::from(i32::MAX)) as i32;
+            let mut range = Extremes::new(input.zero_point);
+            parts.weights[o].iter().for_each(|&w| range.add(w));
+            if !range.fits(parts.bias[o]) {
+                return Err(Error::BiasOutOfRange {
+                    layer: first,
+                    channel: o,
+                    bias: f64::from(self.bias[o]),
+                });
+            }
             // M_o = s_in s_w[o] / s_out → (multiplier, shift)
             let m = bias_scale / f64::from(output.scale);
             let (multiplier, shift) = quantize_multiplier(m).map_err(|_| Error::MultiplierOutOfRange {

@@ -131,7 +131,8 @@ impl Range {
     ///
     /// # Errors
     ///
-    /// [`Error::CollapsedRange`] if the range is not finite, or has zero
+    /// [`Error::CollapsedRange`] if the range is not finite, inverted
+    /// (`min > max`), or has zero
     /// width (after widening to 0: every observation was 0), or so narrow
     /// that its scale underflows `f32`. `tensor` names the tensor in the
     /// error (0: the model's input, `k + 1`: layer `k`'s output).
@@ -146,8 +147,9 @@ impl Range {
     /// ```
     pub fn params(&self, tensor: usize) -> Result<QuantParams, Error> {
         let collapsed = Error::CollapsedRange { tensor, min: f64::from(self.min), max: f64::from(self.max) };
-        // Checked before widening: `f32::min` would turn a NaN into 0.
-        if !(self.min.is_finite() && self.max.is_finite()) {
+        // Checked before widening: `f32::min` would turn a NaN into 0, and an
+        // inverted range such as [5, 3] into [0, 3].
+        if !(self.min.is_finite() && self.max.is_finite() && self.min <= self.max) {
             return Err(collapsed);
         }
         let rmin = self.min.min(0.0);
@@ -200,7 +202,7 @@ impl QuantParams {
     /// The real value of the code `q`: `scale · (q − zero_point)`.
     #[inline]
     pub fn dequantize(&self, q: i8) -> f32 {
-        (i32::from(q) - self.zero_point) as f32 * self.scale
+        (i64::from(q) - i64::from(self.zero_point)) as f32 * self.scale
     }
 }
 
@@ -328,9 +330,10 @@ pub trait Quantize: Model + QuantizeLayer {
     ///
     /// [`Error::CollapsedRange`] for a range with no width (see
     /// [`Range::params`]); [`Error::NonFiniteWeight`] for a NaN or infinite
-    /// weight or bias; [`Error::InvalidHyperparameter`] for a requantization
+    /// weight or bias; [`Error::MultiplierOutOfRange`] for a requantization
     /// multiplier of `2³⁰` or more (an output range more than a billion
-    /// times narrower than the input's).
+    /// times narrower than the input's); [`Error::BiasOutOfRange`] for a
+    /// bias whose int32 accumulator could overflow.
     fn quantize_with(&self, calibration: &Calibration<Self>) -> Result<Self::Quantized, Error> {
         crate::weights::check_finite(self)?;
         let input = calibration.input.params(0)?;

@@ -194,7 +194,8 @@ pub(crate) fn outer_and_transposed<
 /// and on x86 CPUs that have it, a token that proves AVX2 support (which only
 /// this module can make). Kernels take the instruction set as a value; the
 /// operations that have a hand-written version for it
-/// ([`affine`](Isa::affine)) go through it.
+/// ([`affine`](Isa::affine), [`int8_affine`](Isa::int8_affine),
+/// [`requantize`](Isa::requantize)) go through it.
 ///
 /// Sealed: the execution seam ([`Layer`](crate::exec::Layer)) takes it in
 /// every per-sample method, and only this module makes instruction sets.

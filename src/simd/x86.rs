@@ -1,12 +1,17 @@
-//! AVX2: the dispatcher and the hand-written `f32` matrix-vector product.
+//! AVX2: the dispatcher and the hand-written kernels: the `f32`
+//! matrix-vector product, and for int8 layers the 16-bit products
+//! (`vpmaddwd`) and the requantization.
 //!
 //! Every function with `#[target_feature(enable = "avx2")]` is an
 //! `unsafe fn` whose one requirement is that the CPU supports AVX2 (Rust
-//! 1.85, this crate's minimum, has no safe `#[target_feature]` functions);
-//! the intrinsics they call need nothing else (no pointers: vectors are
-//! built from array elements and taken apart lane by lane). They are called
-//! only through an [`Avx2`](x86::Avx2) value, which exists only once the CPU
-//! has been found to support AVX2.
+//! 1.85, this crate's minimum, has no safe `#[target_feature]` functions).
+//! The `f32` kernel's intrinsics need nothing else (vectors are built from
+//! array elements and taken apart lane by lane); the int8 kernels load and
+//! store through pointers to fixed-size arrays of exactly the 32 bytes a
+//! vector holds (`load_i16`, `load_i32`, and the stores), each with its
+//! `// SAFETY:` comment. They are called only through an
+//! [`Avx2`](x86::Avx2) value, which exists only once the CPU has been found
+//! to support AVX2.
 
 use super::{affine, requantize_one, Isa, Kernel, Wide, LANES};
 use crate::math::is_f32;
