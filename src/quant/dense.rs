@@ -145,30 +145,36 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OU
 }
 
 /// The smallest and largest value of a row's `Σ_i w_i (x_i − z_in)` over
-/// every input `x ∈ [−128, 127]^IN`, in 64 bits (each term at its extreme),
-/// built weight by weight.
+/// every input `x ∈ [−128, 127]^IN`, built weight by weight (each term at
+/// its extreme). Each term is at most `127 · 255` in size and there are at
+/// most 66 311 (the layer's compile-time bound), so the sums fit in 32 bits;
+/// only the bias is added in 64.
 struct Extremes {
-    z_in: i64,
-    lo: i64,
-    hi: i64,
+    /// `−128 − z_in` and `127 − z_in`, the extremes of `x_i − z_in`
+    /// (`z_in ∈ [−128, 127]`, so both fit in 9 bits).
+    low: i32,
+    high: i32,
+    lo: i32,
+    hi: i32,
 }
 
 impl Extremes {
     fn new(z_in: i32) -> Self {
-        Extremes { z_in: i64::from(z_in), lo: 0, hi: 0 }
+        let z = z_in.clamp(-128, 127);
+        Extremes { low: -128 - z, high: 127 - z, lo: 0, hi: 0 }
     }
 
     fn add(&mut self, w: i8) {
-        let (a, b) = (i64::from(w) * (-128 - self.z_in), i64::from(w) * (127 - self.z_in));
-        self.lo += a.min(b);
-        self.hi += a.max(b);
+        let (a, b) = (i32::from(w) * self.low, i32::from(w) * self.high);
+        self.lo = self.lo.wrapping_add(a.min(b));
+        self.hi = self.hi.wrapping_add(a.max(b));
     }
 
     /// Whether `bias` plus the sum stays within 32 bits for every input: the
     /// accumulator never wraps.
     fn fits(&self, bias: i32) -> bool {
         let b = i64::from(bias);
-        b + self.lo >= i64::from(i32::MIN) && b + self.hi <= i64::from(i32::MAX)
+        b + i64::from(self.lo) >= i64::from(i32::MIN) && b + i64::from(self.hi) <= i64::from(i32::MAX)
     }
 }
 
