@@ -121,26 +121,17 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizedDense<IN, OU
         (A::clamp_low(self.output.zero_point), 127)
     }
 
-    /// A layer from its parts, with the folded biases computed.
-    fn from_parts(parts: Parts<IN, OUT>) -> Self {
-        let () = Self::FITS;
-        let mut folded_bias = [0; OUT];
-        for ((folded, &b), row) in folded_bias.iter_mut().zip(&parts.bias).zip(&parts.weights) {
-            let row_sum: i32 = row.iter().map(|&w| i32::from(w)).sum();
-            *folded = b.wrapping_sub(parts.input.zero_point.wrapping_mul(row_sum));
-        }
-        QuantizedDense {
-            weights: parts.weights,
-            bias: parts.bias,
-            folded_bias,
-            weight_scales: parts.weight_scales,
-            multipliers: parts.multipliers,
-            shifts: parts.shifts,
-            input: parts.input,
-            output: parts.output,
-            activation: PhantomData,
-            wide: Wide::new(&parts.weights),
-        }
+    /// Stores row `o`'s bias, weight scale, multiplier and shift (its
+    /// weights are already in place) and folds the constant part of its sum
+    /// into the bias once: `q_b[o] − z_in Σ_i q_w[o][i]`. Quantization and the
+    /// reader both fill a layer this way, row by row, in place.
+    fn set_row(&mut self, o: usize, bias: i32, weight_scale: f32, multiplier: i32, shift: i32) {
+        let row_sum: i32 = self.weights[o].iter().map(|&w| i32::from(w)).sum();
+        self.bias[o] = bias;
+        self.folded_bias[o] = bias.wrapping_sub(self.input.zero_point.wrapping_mul(row_sum));
+        self.weight_scales[o] = weight_scale;
+        self.multipliers[o] = multiplier;
+        self.shifts[o] = shift;
     }
 }
 
@@ -176,17 +167,6 @@ impl Extremes {
         let b = i64::from(bias);
         b + i64::from(self.lo) >= i64::from(i32::MIN) && b + i64::from(self.hi) <= i64::from(i32::MAX)
     }
-}
-
-/// The stored parameters of a [`QuantizedDense`] layer.
-struct Parts<const IN: usize, const OUT: usize> {
-    weights: [[i8; IN]; OUT],
-    bias: [i32; OUT],
-    weight_scales: [f32; OUT],
-    multipliers: [i32; OUT],
-    shifts: [i32; OUT],
-    input: QuantParams,
-    output: QuantParams,
 }
 
 impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for QuantizedDense<IN, OUT, A> {
@@ -249,7 +229,6 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
             (self.input, self.output) = (input, output);
         }
         for o in 0..OUT {
-            let mut row_sum = 0i32;
             let mut range = Extremes::new(input.zero_point);
             for i in 0..IN {
                 let w = reader.i8();
@@ -262,7 +241,6 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
                         *slot = w;
                     }
                 }
-                row_sum += i32::from(w);
             }
             let bias = reader.i32();
             if !range.fits(bias) {
@@ -279,12 +257,7 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
                 return Err(reader.invalid(layer, "shift", o, i64::from(shift)));
             }
             if STORE {
-                self.bias[o] = bias;
-                // As from_parts: the constant part of the sum, folded once.
-                self.folded_bias[o] = bias.wrapping_sub(input.zero_point.wrapping_mul(row_sum));
-                self.weight_scales[o] = weight_scale;
-                self.multipliers[o] = multiplier;
-                self.shifts[o] = shift;
+                self.set_row(o, bias, weight_scale, multiplier, shift);
             }
         }
         if STORE {
@@ -314,16 +287,10 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Den
         range: &Range,
         first: usize,
     ) -> Result<(Self::Quantized, QuantParams), Error> {
+        let () = QuantizedDense::<IN, OUT, A>::FITS;
         let output = range.params(first + 1)?;
-        let mut parts = Parts {
-            weights: [[0; IN]; OUT],
-            bias: [0; OUT],
-            weight_scales: [0.0; OUT],
-            multipliers: [0; OUT],
-            shifts: [0; OUT],
-            input,
-            output,
-        };
+        let mut q = QuantizedDense::EMPTY;
+        (q.input, q.output) = (input, output);
         for o in 0..OUT {
             // s_w[o] = max_i |W_oi| / 127  (1 for an all-zero row, and for a row
             // so small, below 127 · 2⁻¹⁴⁹, that its scale underflows to 0: its
@@ -333,18 +300,17 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Den
                 s if s > 0.0 => s,
                 _ => 1.0,
             };
-            parts.weight_scales[o] = scale;
             // q_w[o][i] = clamp(round(W_oi / s_w[o]), −127, 127)
-            for (q, &w) in parts.weights[o].iter_mut().zip(&self.weights[o]) {
-                *q = round_half_away(f64::from(w) / f64::from(scale)).clamp(-127.0, 127.0) as i8;
+            for (code, &w) in q.weights[o].iter_mut().zip(&self.weights[o]) {
+                *code = round_half_away(f64::from(w) / f64::from(scale)).clamp(-127.0, 127.0) as i8;
             }
             // q_b[o] = round(b_o / (s_in s_w[o])), saturated to ±(2³¹ − 1)
             let bias_scale = f64::from(input.scale) * f64::from(scale);
             let q_bias = round_half_away(f64::from(self.bias[o]) / bias_scale);
-            parts.bias[o] = q_bias.clamp(-f64::from(i32::MAX), f64::from(i32::MAX)) as i32;
+            let bias = q_bias.clamp(-f64::from(i32::MAX), f64::from(i32::MAX)) as i32;
             let mut range = Extremes::new(input.zero_point);
-            parts.weights[o].iter().for_each(|&w| range.add(w));
-            if !range.fits(parts.bias[o]) {
+            q.weights[o].iter().for_each(|&w| range.add(w));
+            if !range.fits(bias) {
                 return Err(Error::BiasOutOfRange {
                     layer: first,
                     channel: o,
@@ -358,10 +324,10 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> QuantizeLayer for Den
                 channel: o,
                 multiplier: m,
             })?;
-            parts.multipliers[o] = multiplier;
-            parts.shifts[o] = shift;
+            q.set_row(o, bias, scale, multiplier, shift);
         }
-        Ok((QuantizedDense::from_parts(parts), output))
+        q.wide = Wide::new(&q.weights);
+        Ok((q, output))
     }
 }
 

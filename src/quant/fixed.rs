@@ -6,7 +6,8 @@
 //! A layer's accumulator `acc` counts in units of `s_in · s_w` (the input's
 //! scale times the weight's); its output counts in units of `s_out`. So the
 //! output is `acc · M` with the real multiplier `M = s_in · s_w / s_out`,
-//! which is small (typically `2⁻¹⁰ … 2⁻⁵`). Integer hardware cannot multiply
+//! which is small (about 0.007 in the hidden layer of `examples/10_int8.rs`'s
+//! digits net). Integer hardware cannot multiply
 //! by it directly, so [`quantize_multiplier`] writes it as
 //!
 //! ```text

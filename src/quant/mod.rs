@@ -42,8 +42,8 @@
 //! exactly a code (zero padding and ReLU's clamp are exact). Weights get one
 //! scale per output channel and no zero point, *symmetric*:
 //! `s_w[o] = max_i |W_oi| / 127`, `q ∈ [−127, 127]`. Per channel, because
-//! the rows of a trained layer differ in size by an order of magnitude or
-//! more: one scale for all would leave the small rows only a few codes.
+//! the rows of a trained layer differ in size: one scale for all would be
+//! set by the largest row and leave the smaller rows fewer codes.
 //! Biases are int32 in units of `s_in · s_w[o]`, so they add straight into
 //! the accumulator.
 //!

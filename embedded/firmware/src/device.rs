@@ -8,7 +8,7 @@
 use core::fmt::Write;
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m::peripheral::{CPUID, SYST};
-use cortex_m_semihosting::hio;
+use cortex_m_semihosting::{debug, hio};
 
 /// Semihosting standard output as a `core::fmt::Write`.
 pub struct Console(pub hio::HostStream);
@@ -196,4 +196,24 @@ pub fn report_measurements(
     let _ =
         writeln!(out, "instructions per inference: {per} (forward pass, mean over {inferences} test images)");
     calibrated
+}
+
+/// Exits through semihosting with success if `passed`, failure otherwise.
+pub fn exit(passed: bool) -> ! {
+    debug::exit(if passed { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    loop {
+        cortex_m::asm::wfi(); // never reached: QEMU has exited
+    }
+}
+
+/// The measuring binaries' start: the stack painted, the console, the board
+/// and the instruction meter; exits with failure if one is missing.
+pub fn start() -> ((usize, usize), Console, Board, Instructions) {
+    let painted = paint_stack();
+    let (Ok(stdout), Some(board), Some(peripherals)) =
+        (hio::hstdout(), Board::detect(), cortex_m::Peripherals::take())
+    else {
+        exit(false)
+    };
+    (painted, Console(stdout), board, Instructions::new(peripherals.SYST, board))
 }

@@ -16,7 +16,7 @@ use backprop::prelude::*;
 use backprop_demo::{HostIris, Iris, Xor};
 use core::fmt::Write;
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hio};
+use cortex_m_semihosting::hio;
 use device::{paint_stack, stack_peak, Console};
 use panic_semihosting as _;
 
@@ -38,12 +38,7 @@ fn sizes<M: Model, O>(out: &mut Console, name: &str) -> core::fmt::Result {
 #[entry]
 fn main() -> ! {
     let painted = paint_stack();
-    let Ok(stdout) = hio::hstdout() else {
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi(); // never reached: QEMU has exited
-        }
-    };
+    let Ok(stdout) = hio::hstdout() else { device::exit(false) };
     let mut out = Console(stdout);
     let passed = backprop_demo::run(&mut out).unwrap_or(false);
     let peak = stack_peak(painted);
@@ -58,8 +53,5 @@ fn main() -> ! {
         "RAM: {statics} B of statics, peak stack {peak} B (all three demonstrations, printing included)"
     );
 
-    debug::exit(if passed { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {
-        cortex_m::asm::wfi(); // never reached: QEMU has exited
-    }
+    device::exit(passed)
 }

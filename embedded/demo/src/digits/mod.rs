@@ -306,42 +306,35 @@ const fn decode_f32(bytes: &[u8]) -> Digits {
     let stored = u32::from_le_bytes([bytes[body], bytes[body + 1], bytes[body + 2], bytes[body + 3]]);
     let (checked, _) = bytes.split_at(body);
     assert!(crc32(checked) == stored, "digits_f32.bpw: checksum mismatch");
-    let mut net: Digits = (
-        Dense { weights: [[0.0; 64]; 128], bias: [0.0; 128], activation: ReLU },
-        Dense { weights: [[0.0; 128]; 10], bias: [0.0; 10], activation: Identity },
-    );
-    let mut at = 32;
+    let (hidden, at) = decode_dense::<64, 128, ReLU>(bytes, 32, ReLU);
+    let (logits, _) = decode_dense::<128, 10, Identity>(bytes, at, Identity);
+    (hidden, logits)
+}
+
+/// One `Dense` layer's values from a weight file at byte `at` (its weights
+/// row by row, then its biases), at compile time; returns the layer and the
+/// offset after it.
+const fn decode_dense<const IN: usize, const OUT: usize, A: Activation>(
+    bytes: &[u8],
+    mut at: usize,
+    activation: A,
+) -> (Dense<IN, OUT, A>, usize) {
+    let mut layer = Dense { weights: [[0.0; IN]; OUT], bias: [0.0; OUT], activation };
     let mut o = 0;
-    while o < 128 {
+    while o < OUT {
         let mut i = 0;
-        while i < 64 {
-            net.0.weights[o][i] = f32_at(bytes, at);
+        while i < IN {
+            layer.weights[o][i] = f32_at(bytes, at);
             at += 4;
             i += 1;
         }
         o += 1;
     }
     o = 0;
-    while o < 128 {
-        net.0.bias[o] = f32_at(bytes, at);
+    while o < OUT {
+        layer.bias[o] = f32_at(bytes, at);
         at += 4;
         o += 1;
     }
-    o = 0;
-    while o < 10 {
-        let mut i = 0;
-        while i < 128 {
-            net.1.weights[o][i] = f32_at(bytes, at);
-            at += 4;
-            i += 1;
-        }
-        o += 1;
-    }
-    o = 0;
-    while o < 10 {
-        net.1.bias[o] = f32_at(bytes, at);
-        at += 4;
-        o += 1;
-    }
-    net
+    (layer, at)
 }

@@ -12,26 +12,14 @@ use backprop_demo::digits::{run_f32, Digits, F32_FILE};
 use core::fmt::Write;
 use core::mem::size_of;
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hio};
 use panic_semihosting as _;
 
 #[path = "../device.rs"]
 mod device;
-use device::{Board, Console, Instructions};
 
 #[entry]
 fn main() -> ! {
-    let painted = device::paint_stack();
-    let (Ok(stdout), Some(board), Some(peripherals)) =
-        (hio::hstdout(), Board::detect(), cortex_m::Peripherals::take())
-    else {
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi(); // never reached: QEMU has exited
-        }
-    };
-    let mut out = Console(stdout);
-    let mut meter = Instructions::new(peripherals.SYST, board);
+    let (painted, mut out, board, mut meter) = device::start();
     let passed = run_f32(&mut out, &mut meter).unwrap_or(false);
     let (total, inferences) = (meter.total(), meter.count);
     let peak = device::stack_peak(painted);
@@ -44,8 +32,5 @@ fn main() -> ! {
         device::statics(),
     );
     let _ = writeln!(out, "flash: f32 model {} B (file {} B)", size_of::<Digits>(), F32_FILE.len());
-    debug::exit(if passed && calibrated { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {
-        cortex_m::asm::wfi(); // never reached: QEMU has exited
-    }
+    device::exit(passed && calibrated)
 }

@@ -17,29 +17,17 @@ use backprop_demo::digits::{read_int8, run_int8, Int8Digits, INT8_FILE};
 use core::fmt::Write;
 use core::mem::size_of;
 use cortex_m_rt::entry;
-use cortex_m_semihosting::{debug, hio};
 use panic_semihosting as _;
 
 #[path = "../device.rs"]
 mod device;
-use device::{Board, Console, Instructions};
 
 /// The int8 model, in RAM (`.bss`: all zeros until `read_int8` fills it).
 static mut MODEL: Int8Digits = <Int8Digits as Int8Model>::EMPTY;
 
 #[entry]
 fn main() -> ! {
-    let painted = device::paint_stack();
-    let (Ok(stdout), Some(board), Some(peripherals)) =
-        (hio::hstdout(), Board::detect(), cortex_m::Peripherals::take())
-    else {
-        debug::exit(debug::EXIT_FAILURE);
-        loop {
-            cortex_m::asm::wfi(); // never reached: QEMU has exited
-        }
-    };
-    let mut out = Console(stdout);
-    let mut meter = Instructions::new(peripherals.SYST, board);
+    let (painted, mut out, board, mut meter) = device::start();
     // SAFETY: the only reference to MODEL, taken once: `main` does not
     // return and nothing else (no interrupt handler) touches it.
     let model = unsafe { &mut *core::ptr::addr_of_mut!(MODEL) };
@@ -63,8 +51,5 @@ fn main() -> ! {
         device::statics(),
     );
     let _ = writeln!(out, "flash: int8 model file {} B", INT8_FILE.len());
-    debug::exit(if passed && calibrated { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    loop {
-        cortex_m::asm::wfi(); // never reached: QEMU has exited
-    }
+    device::exit(passed && calibrated)
 }
