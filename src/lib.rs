@@ -220,6 +220,7 @@ pub mod boxed;
 pub mod calibration;
 pub mod chain;
 mod check;
+pub mod conv;
 mod dense;
 pub mod error;
 mod exec;
@@ -243,12 +244,16 @@ mod step;
 pub mod train;
 pub mod weights;
 
+pub use conv::{
+    AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten1d, Flatten2d, GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d,
+    MaxPool2d, Unflatten1d, Unflatten2d,
+};
 pub use dense::{Dense, DenseTape};
 pub use error::Error;
 pub use infer::Infer;
 #[cfg(feature = "alloc")]
 pub use infer::PREDICT_BATCH;
-pub use model::{Architecture, LayerInfo, Model};
+pub use model::{Architecture, LayerInfo, LayerKind, Model};
 /// The scalar trait every layer is generic over (`f32`, `f64`), re-exported
 /// from `num-traits` for writing your own activations and losses.
 pub use num_traits::Float;
@@ -287,6 +292,10 @@ pub mod prelude {
     #[cfg(feature = "alloc")]
     pub use crate::train::{FitOptions, History};
     pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Infer, Model, Params, Train};
+    pub use crate::{
+        AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten1d, Flatten2d, GlobalAvgPool1d, GlobalAvgPool2d,
+        MaxPool1d, MaxPool2d, Unflatten1d, Unflatten2d,
+    };
     pub use core::ops::ControlFlow;
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;
