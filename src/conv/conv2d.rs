@@ -1,7 +1,7 @@
 //! The 2-d convolution: [`Conv2d`].
 
 use super::kernels::{self, Geometry};
-use super::{entry_points, out_len, ConvTape};
+use super::{entry_points, out_len, ConvTape, Image};
 use crate::activation::Activation;
 use crate::layer::Layer;
 use crate::model::{LayerInfo, LayerKind};
@@ -126,7 +126,7 @@ impl<
 
     /// The forward pass of one sample: `(z, a)`.
     #[inline(always)]
-    fn forward_sample(&self, x: &[[[T; W]; H]; CI]) -> ([[[T; WO]; HO]; CO], [[[T; WO]; HO]; CO]) {
+    fn forward_sample(&self, x: &Image<CI, H, W, T>) -> (Image<CO, HO, WO, T>, Image<CO, HO, WO, T>) {
         let () = Self::SHAPE;
         let mut z = [[[T::zero(); WO]; HO]; CO];
         kernels::correlate(
@@ -147,7 +147,7 @@ impl<
     #[inline(always)]
     fn backward_sample<const INPUT_GRADIENT: bool, const WRITE: bool>(
         &self,
-        tape: &ConvTape<[[[T; W]; H]; CI], [[[T; WO]; HO]; CO]>,
+        tape: &ConvTape<Image<CI, H, W, T>, Image<CO, HO, WO, T>>,
         d_output: &[[[T; WO]; HO]; CO],
         grads: &mut Self,
     ) -> [[[T; W]; H]; CI] {

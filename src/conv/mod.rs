@@ -71,6 +71,14 @@ pub use conv2d::Conv2d;
 pub use pool::{AvgPool1d, AvgPool2d, GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d, MaxPool2d};
 pub use reshape::{Flatten1d, Flatten2d, Unflatten1d, Unflatten2d};
 
+/// A sequence of `C` channels and length `L`, `x[c][t]`: the tensor 1-d
+/// layers take and give.
+pub type Sequence<const C: usize, const L: usize, T = f32> = [[T; L]; C];
+
+/// An image of `C` channels, `H` rows and `W` columns, `x[c][row][col]`:
+/// the tensor 2-d layers take and give.
+pub type Image<const C: usize, const H: usize, const W: usize, T = f32> = [[[T; W]; H]; C];
+
 /// The output length of a convolution or pool along one dimension, as
 /// PyTorch computes it: `⌊(n + 2·padding − kernel) / stride⌋ + 1`, for an
 /// input of length `n`. Zero when the kernel does not fit (or the stride is

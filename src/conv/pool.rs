@@ -18,7 +18,7 @@
 //! it evenly over its window. Windows do not overlap (stride `K`), so every
 //! input belongs to exactly one window and receives exactly one term.
 
-use super::{entry_points, parameter_free};
+use super::{entry_points, parameter_free, Image};
 use crate::model::{LayerInfo, LayerKind};
 use core::marker::PhantomData;
 use num_traits::Float;
@@ -239,7 +239,7 @@ impl<
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[[T; W]; H]; C]) -> ([[[T; WO]; HO]; C], [[[u32; WO]; HO]; C]) {
+    fn run(&self, x: &Image<C, H, W, T>) -> (Image<C, HO, WO, T>, Image<C, HO, WO, u32>) {
         let () = Self::SHAPE;
         let mut y = [[[T::zero(); WO]; HO]; C];
         let mut won = [[[0u32; WO]; HO]; C];
