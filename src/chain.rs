@@ -7,15 +7,23 @@
 //! model too. A chain's tape is the tuple of its layers' tapes, and its
 //! gradients are a chain of the same type.
 //!
-//! # Widths are checked by the compiler
+//! # Shapes are checked by the compiler
 //!
 //! Every neighbouring pair must satisfy `L0::Output: Feeds<L1::Input>`, which
-//! holds only when both are `[T; N]` with the same `T` and `N`. A chain such as
-//! `(Dense<2, 3, Tanh>, Dense<4, 1, Sigmoid>)` is therefore not a model, and
-//! using it reports the two widths:
+//! holds only when both are the same array type: `[T; N]` with the same `T`
+//! and `N` for vectors, and so, nested, the same channels and sizes for the
+//! tensors of convolutional layers (`[[[T; W]; H]; C]` is `[X; C]` with
+//! `X = [[T; W]; H]`). A chain such as `(Dense<2, 3, Tanh>, Dense<4, 1,
+//! Sigmoid>)` is therefore not a model, and using it reports the two types:
 //!
 //! ```text
-//! error[E0277]: layer widths do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
+//! error[E0277]: layer shapes do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
+//! ```
+//!
+//! and a convolution to 8 channels followed by one that takes 4:
+//!
+//! ```text
+//! error[E0277]: layer shapes do not match: a layer outputs `[[[f32; 8]; 8]; 8]` but the next layer takes `[[[f32; 8]; 8]; 4]`
 //! ```
 //!
 //! ```compile_fail
@@ -149,9 +157,9 @@
 //!
 //! [`Architecture`](crate::Architecture) and [`Model`](crate::Model) then
 //! hold for the tuple because it is a `Layer`. Every one of these needs the
-//! widths to fit, so a chain whose widths disagree has no `zeroed`, no
+//! shapes to fit, so a chain whose shapes disagree has no `zeroed`, no
 //! `PARAMS`, no initialisation, no weight files and no passes: each use is
-//! a compile error naming the two widths.
+//! a compile error naming the two types.
 
 use crate::exec;
 use crate::layer::Layer;
@@ -163,15 +171,16 @@ use rand::Rng;
 
 /// `Self` (a layer's output) fits `Next` (the following layer's input).
 ///
-/// Implemented only for `[T; N]: Feeds<[T; N]>`, so a chain compiles exactly
-/// when neighbouring widths (and scalar types) agree. The two methods are the
-/// identity; they exist so the chain's code can pass one layer's output to the
-/// next without asking the compiler to prove the types equal, which would
-/// replace the message below by a generic type-mismatch error.
+/// Implemented only for `[T; N]: Feeds<[T; N]>` (`T` itself an array for a
+/// tensor), so a chain compiles exactly when neighbouring shapes (and scalar
+/// types) agree. The methods are the identity; they exist so the chain's
+/// code can pass one layer's output to the next without asking the compiler
+/// to prove the types equal, which would replace the message below by a
+/// generic type-mismatch error.
 #[diagnostic::on_unimplemented(
-    message = "layer widths do not match: a layer outputs `{Self}` but the next layer takes `{Next}`",
-    label = "this chain has neighbouring layers whose widths (or scalar types) disagree",
-    note = "in a chain (L0, L1, ...), each layer's input width must equal the output width of the layer before it (and all layers must use the same scalar type)"
+    message = "layer shapes do not match: a layer outputs `{Self}` but the next layer takes `{Next}`",
+    label = "this chain has neighbouring layers whose shapes (or scalar types) disagree",
+    note = "in a chain (L0, L1, ...), each layer takes what the layer before it outputs: a vector `[T; N]` of the same length N, or a tensor of the same shape, `[[T; L]; C]` (C channels of length L) or `[[[T; W]; H]; C]` (C channels of H rows and W columns), and every layer has the same scalar type T"
 )]
 pub trait Feeds<Next> {
     /// This layer's output as the next layer's input.
