@@ -291,6 +291,7 @@ pub mod prelude {
     pub use crate::train::{Clip, EarlyStopping, EpochReport, Schedule, StopReason};
     #[cfg(feature = "alloc")]
     pub use crate::train::{FitOptions, History};
+    pub use crate::{avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d};
     pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Infer, Model, Params, Train};
     pub use crate::{
         AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten1d, Flatten2d, GlobalAvgPool1d, GlobalAvgPool2d,

@@ -1,7 +1,7 @@
 //! The 1-d convolution: [`Conv1d`].
 
 use super::kernels::{self, Geometry};
-use super::{entry_points, out_len, ConvTape};
+use super::{entry_points, shape, ConvTape};
 use crate::activation::Activation;
 use crate::layer::Layer;
 use crate::model::{LayerInfo, LayerKind};
@@ -15,7 +15,7 @@ use rand::Rng;
 /// each end, a bias per output channel and activation `A`: PyTorch's
 /// `nn.Conv1d(CI, CO, K, stride=S, padding=P)` followed by the activation.
 ///
-/// `LO` must be PyTorch's output length, [`out_len`]`(L, K, S, P)`; a type
+/// `LO` must be PyTorch's output length, [`out_len`](super::out_len)`(L, K, S, P)`; a type
 /// with another does not build.
 ///
 /// # Math
@@ -81,10 +81,7 @@ impl<
         T: Float,
     > Conv1d<CI, CO, K, S, P, L, LO, A, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && S > 0 && L + 2 * P >= K && LO == out_len(L, K, S, P),
-        "Conv1d<CI, CO, K, S, P, L, LO>: the output length LO must be (L + 2P - K) / S + 1, with a kernel K > 0 that fits the padded input and a stride S > 0"
-    );
+    const SHAPE: () = shape::conv("Conv1d", &[CI, CO, K, S, P, L, LO], K, S, P, &[L], &[LO]);
 
     // One row: a 1 × K kernel, no vertical padding.
     const GEOMETRY: Geometry =

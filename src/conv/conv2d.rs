@@ -1,7 +1,7 @@
 //! The 2-d convolution: [`Conv2d`].
 
 use super::kernels::{self, Geometry};
-use super::{entry_points, out_len, ConvTape, Image};
+use super::{entry_points, shape, ConvTape, Image};
 use crate::activation::Activation;
 use crate::layer::Layer;
 use crate::model::{LayerInfo, LayerKind};
@@ -15,7 +15,7 @@ use rand::Rng;
 /// side, a bias per output channel and activation `A`: PyTorch's
 /// `nn.Conv2d(CI, CO, K, stride=S, padding=P)` followed by the activation.
 ///
-/// `HO` and `WO` must be PyTorch's output sizes, [`out_len`]`(H, K, S, P)`
+/// `HO` and `WO` must be PyTorch's output sizes, [`out_len`](super::out_len)`(H, K, S, P)`
 /// and `out_len(W, K, S, P)`; a type with other sizes does not build. "Same"
 /// padding for an odd kernel at stride 1 is `P = (K − 1) / 2`; "valid" is
 /// `P = 0`.
@@ -94,10 +94,7 @@ impl<
         T: Float,
     > Conv2d<CI, CO, K, S, P, H, W, HO, WO, A, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && S > 0 && H + 2 * P >= K && W + 2 * P >= K && HO == out_len(H, K, S, P) && WO == out_len(W, K, S, P),
-        "Conv2d<CI, CO, K, S, P, H, W, HO, WO>: the output size HO x WO must be ((H + 2P - K) / S + 1) x ((W + 2P - K) / S + 1), with a kernel K > 0 that fits the padded input and a stride S > 0"
-    );
+    const SHAPE: () = shape::conv("Conv2d", &[CI, CO, K, S, P, H, W, HO, WO], K, S, P, &[H, W], &[HO, WO]);
 
     const GEOMETRY: Geometry =
         Geometry { ci: CI, kh: K, kw: K, s: S, ph: P, pw: P, h: H, w: W, ho: HO, wo: WO };

@@ -65,6 +65,7 @@ mod pool;
 mod reshape;
 #[cfg(feature = "alloc")]
 pub(crate) mod rows;
+mod shape;
 
 pub use conv1d::Conv1d;
 pub use conv2d::Conv2d;

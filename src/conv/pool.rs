@@ -18,7 +18,7 @@
 //! it evenly over its window. Windows do not overlap (stride `K`), so every
 //! input belongs to exactly one window and receives exactly one term.
 
-use super::{entry_points, parameter_free, Image};
+use super::{entry_points, parameter_free, shape, Image};
 use crate::model::{LayerInfo, LayerKind};
 use core::marker::PhantomData;
 use num_traits::Float;
@@ -141,10 +141,7 @@ fn argmax<T: Float>(window: impl Iterator<Item = T>) -> (T, u32) {
 }
 
 impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> MaxPool1d<C, K, L, LO, T> {
-    const SHAPE: () = assert!(
-        K > 0 && L % K == 0 && LO == L / K,
-        "MaxPool1d<C, K, L, LO>: the window K must divide the length L, and LO must be L / K"
-    );
+    const SHAPE: () = shape::pool("MaxPool1d", &[C, K, L, LO], K, &[L], &[LO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -180,10 +177,7 @@ impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> 
 }
 
 impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> AvgPool1d<C, K, L, LO, T> {
-    const SHAPE: () = assert!(
-        K > 0 && L % K == 0 && LO == L / K,
-        "AvgPool1d<C, K, L, LO>: the window K must divide the length L, and LO must be L / K"
-    );
+    const SHAPE: () = shape::pool("AvgPool1d", &[C, K, L, LO], K, &[L], &[LO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -227,10 +221,7 @@ impl<
         T: Float,
     > MaxPool2d<C, K, H, W, HO, WO, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && H % K == 0 && W % K == 0 && HO == H / K && WO == W / K,
-        "MaxPool2d<C, K, H, W, HO, WO>: the window K must divide the height H and the width W, and HO, WO must be H / K, W / K"
-    );
+    const SHAPE: () = shape::pool("MaxPool2d", &[C, K, H, W, HO, WO], K, &[H, W], &[HO, WO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -282,10 +273,7 @@ impl<
         T: Float,
     > AvgPool2d<C, K, H, W, HO, WO, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && H % K == 0 && W % K == 0 && HO == H / K && WO == W / K,
-        "AvgPool2d<C, K, H, W, HO, WO>: the window K must divide the height H and the width W, and HO, WO must be H / K, W / K"
-    );
+    const SHAPE: () = shape::pool("AvgPool2d", &[C, K, H, W, HO, WO], K, &[H, W], &[HO, WO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -327,7 +315,7 @@ impl<
 }
 
 impl<const C: usize, const L: usize, T: Float> GlobalAvgPool1d<C, L, T> {
-    const SHAPE: () = assert!(L > 0, "GlobalAvgPool1d<C, L>: the length L must not be 0");
+    const SHAPE: () = shape::not_empty("GlobalAvgPool1d", &[C, L], &[L]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -358,8 +346,7 @@ impl<const C: usize, const L: usize, T: Float> GlobalAvgPool1d<C, L, T> {
 }
 
 impl<const C: usize, const H: usize, const W: usize, T: Float> GlobalAvgPool2d<C, H, W, T> {
-    const SHAPE: () =
-        assert!(H > 0 && W > 0, "GlobalAvgPool2d<C, H, W>: the height H and the width W must not be 0");
+    const SHAPE: () = shape::not_empty("GlobalAvgPool2d", &[C, H, W], &[H, W]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
