@@ -36,7 +36,7 @@
 //! ```compile_fail
 //! use backprop::prelude::*;
 //! type Broken = (Dense<2, 3, Tanh>, Dense<4, 1, Sigmoid>);
-//! // error[E0277]: layer widths do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
+//! // error[E0277]: layer shapes do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
 //! let net: Broken = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(0));
 //! ```
 //!
