@@ -56,6 +56,16 @@
 //! let _ = net.forward(&[0.0; 64]);
 //! ```
 //!
+//! That assertion is evaluated when the layer is compiled into a program
+//! (`cargo build`, not `cargo check`). The macros [`conv1d!`](crate::conv1d),
+//! [`conv2d!`](crate::conv2d), [`max_pool1d!`](crate::max_pool1d),
+//! [`avg_pool1d!`](crate::avg_pool1d), [`max_pool2d!`](crate::max_pool2d)
+//! and [`avg_pool2d!`](crate::avg_pool2d) are the types without their output
+//! sizes: they compute them in the type and check the kernel or window there,
+//! so that `cargo check` reports a size that does not fit, at the macro.
+//! `conv2d!(1, 8, 3, 1, 1, 28, 28, ReLU)` is
+//! `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>`.
+//!
 //! `ARCHITECTURE.md` says why explicit sizes and what they cost.
 
 mod conv1d;
