@@ -101,7 +101,10 @@ fn standardiser(samples: &[Sample]) -> ([f32; PIXELS], [f32; PIXELS]) {
 /// [`TRAIN_ORDER_SEED`], then per image its 64 raw pixels and its label.
 fn train_records(train: &[Sample]) -> Result<Vec<u8>, String> {
     if train.len() != TRAIN_IMAGES {
-        return Err(format!("the training split has {} images, the firmware expects {TRAIN_IMAGES}", train.len()));
+        return Err(format!(
+            "the training split has {} images, the firmware expects {TRAIN_IMAGES}",
+            train.len()
+        ));
     }
     let (mut pixels, mut labels): (Vec<[u8; PIXELS]>, Vec<u8>) = train.iter().copied().unzip();
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(TRAIN_ORDER_SEED);
