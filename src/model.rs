@@ -1,4 +1,4 @@
-//! A model: [`Model`], what every `Dense` layer, tuple of models and boxed
+//! A model: [`Model`], what every layer, tuple of models and boxed
 //! model is, and [`Architecture`], the description of a model's layers from
 //! its type that weight files check against.
 //!
@@ -15,7 +15,8 @@ use rand::Rng;
 
 /// A network: something with a forward pass, a backward pass and parameters.
 ///
-/// Every `Dense` layer and every tuple of models is a `Model`; you never
+/// Every layer (`Dense`, the layers of [`conv`](crate::conv)) and every
+/// tuple of models is a `Model`; you never
 /// implement this trait yourself.
 ///
 /// ```
@@ -49,26 +50,29 @@ pub trait Model: Backward + Architecture + Layer {
 
     /// The size in bytes of the tape [`forward_tape`](Backward::forward_tape)
     /// returns (on the stack), `size_of::<Self::Tape>()`: for each `Dense`
-    /// layer its input, pre-activation and output.
+    /// or convolution layer its input, pre-activation and output, for a max
+    /// pool the position of each window's maximum.
     const TAPE_BYTES: usize = core::mem::size_of::<Self::Tape>();
 }
 
 impl<M: Layer> Model for M {}
 
-/// A model's architecture, known from its type alone: its `Dense` layers in
-/// forward order, each with its widths and activation.
+/// A model's architecture, known from its type alone: its layers in forward
+/// order, each with its kind, sizes and activation.
 ///
 /// Weight files use it to refuse weights written for a different network:
 /// [`fingerprint`](Architecture::fingerprint) hashes the description, and the
-/// safetensors names and shapes come from it. Every `Dense` layer and every
+/// safetensors names and shapes come from it. Every layer and every
 /// tuple of models implements it; nested tuples are flattened, so
 /// `((A, B), C)` and `(A, B, C)` describe the same network.
 ///
 /// # Contract
 ///
-/// Layer `k` reported by [`for_each_layer`](Architecture::for_each_layer)
-/// owns parameter tensors `2k` (its weights, `outputs × inputs`, row-major)
-/// and `2k + 1` (its bias, `outputs`) in [`Params::visit`] order.
+/// The layers [`for_each_layer`](Architecture::for_each_layer) reports
+/// with parameters ([`LayerInfo::has_params`]) own, in order, two tensors
+/// each in [`Params::visit`] order: its weights (shape
+/// [`LayerInfo::weight_shape`], row-major, PyTorch's layout) and its bias
+/// ([`LayerInfo::biases`] values). Layers without parameters own none.
 ///
 /// ```
 /// use backprop::prelude::*;
@@ -82,16 +86,21 @@ impl<M: Layer> Model for M {}
 /// assert_eq!(Net::fingerprint(), 0xfb6d_8d44_206e_df23);
 /// ```
 pub trait Architecture: Params {
-    /// The number of `Dense` layers, counting inside nested tuples.
+    /// The number of layers (of every kind, pools and reshapes included),
+    /// counting inside nested tuples.
     const LAYERS: usize;
 
-    /// Calls `f` with each `Dense` layer's description, in forward order.
+    /// Calls `f` with each layer's description, in forward order.
     fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F);
 
     /// A 64-bit fingerprint of the architecture: FNV-1a 64 over the canonical
-    /// description, which is, for each layer in order,
-    /// `Dense(<inputs>,<outputs>,<activation NAME>);` in ASCII with decimal
-    /// widths and no spaces (`Dense(2,16,Tanh);Dense(16,1,Sigmoid);`).
+    /// description, which is, for each layer in order, its kind's name, the
+    /// sizes its type names (without the output sizes, which follow from
+    /// them) and, for `Dense` and the convolutions, the activation's name:
+    /// `Dense(<inputs>,<outputs>,<activation NAME>);`,
+    /// `Conv2d(<in>,<out>,<kernel>,<stride>,<padding>,<height>,<width>,<activation>);`,
+    /// `MaxPool2d(<channels>,<kernel>,<height>,<width>);`, ..., in ASCII with
+    /// decimal sizes and no spaces (`Dense(2,16,Tanh);Dense(16,1,Sigmoid);`).
     ///
     /// The scalar type is not part of it (weight files store it separately).
     /// Computed without allocation; two architectures that differ in any
