@@ -428,15 +428,15 @@ pub(crate) fn non_finite_at<M: Architecture>(k: usize) -> Error {
 fn locate<M: Architecture>(k: usize) -> (usize, &'static str, usize) {
     let (mut layer, mut offset, mut found) = (0, 0, None);
     M::for_each_layer(&mut |info| {
-        let weights = info.inputs * info.outputs;
+        let (weights, biases) = (info.weights(), info.biases());
         if found.is_none() {
             if k < offset + weights {
                 found = Some((layer, "weight", k - offset));
-            } else if k < offset + weights + info.outputs {
+            } else if k < offset + weights + biases {
                 found = Some((layer, "bias", k - offset - weights));
             }
         }
-        offset += weights + info.outputs;
+        offset += weights + biases;
         layer += 1;
     });
     found.unwrap_or((layer, "weight", k))

@@ -135,7 +135,10 @@ fn fingerprints_follow_the_canonical_description() {
     let mut layers = Vec::new();
     Nested::for_each_layer(&mut |l| layers.push(l));
     assert_eq!(Nested::LAYERS, 3);
-    assert_eq!(layers[1], backprop::LayerInfo { inputs: 3, outputs: 3, activation: "ReLU" });
+    assert_eq!(
+        layers[1],
+        backprop::LayerInfo { kind: backprop::LayerKind::Dense, inputs: 3, outputs: 3, activation: "ReLU" }
+    );
     assert_eq!(layers[2].to_string(), "Dense<3, 1, Sigmoid>");
 }
 

@@ -249,7 +249,7 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Layer for Dense
     const LAYER_COUNT: usize = 1;
 
     fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
-        f(LayerInfo { inputs: IN, outputs: OUT, activation: A::NAME });
+        f(LayerInfo::dense(IN, OUT, A::NAME));
     }
 
     #[cfg(feature = "alloc")]

@@ -199,7 +199,7 @@ impl<const IN: usize, const OUT: usize, A: Int8Activation> Int8Layer for Quantiz
     }
 
     fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
-        f(LayerInfo { inputs: IN, outputs: OUT, activation: A::NAME });
+        f(LayerInfo::dense(IN, OUT, A::NAME));
     }
 
     fn write_to(&self, out: &mut Writer<'_>) {

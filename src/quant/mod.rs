@@ -489,7 +489,7 @@ pub trait Int8Model: Int8Layer {
     /// `Int8Dense(<in>,<out>,<activation>);` per layer, so an int8 file is
     /// never taken for a float one of the same widths.
     fn fingerprint() -> u64 {
-        crate::model::fingerprint_of("Int8Dense", |f| Self::describe(&mut |layer| f(layer)))
+        crate::model::fingerprint_of("Int8", |f| Self::describe(&mut |layer| f(layer)))
     }
 }
 

@@ -1,0 +1,336 @@
+//! The 2-d convolution: [`Conv2d`].
+
+use super::kernels::{self, Geometry};
+use super::{entry_points, out_len, ConvTape, Image};
+use crate::activation::Activation;
+use crate::layer::Layer;
+use crate::model::{LayerInfo, LayerKind};
+use crate::params::Params;
+use crate::simd;
+use num_traits::Float;
+use rand::Rng;
+
+/// A 2-d convolution from `CI` channels of `H × W` to `CO` channels of
+/// `HO × WO`, with a `K × K` kernel, stride `S`, zero padding `P` on every
+/// side, a bias per output channel and activation `A`: PyTorch's
+/// `nn.Conv2d(CI, CO, K, stride=S, padding=P)` followed by the activation.
+///
+/// `HO` and `WO` must be PyTorch's output sizes, [`out_len`]`(H, K, S, P)`
+/// and `out_len(W, K, S, P)`; a type with other sizes does not build. "Same"
+/// padding for an odd kernel at stride 1 is `P = (K − 1) / 2`; "valid" is
+/// `P = 0`.
+///
+/// # Math
+///
+/// Forward, for one sample `x` (channels × rows × columns): a sliding dot
+/// product of each output channel's `CI × K × K` kernel with the input
+/// window under it (cross-correlation, as PyTorch computes it; positions
+/// outside the input read zero):
+///
+/// ```text
+/// z_{o,r,c} = b_o + Σ_{i,kr,kc} W_{o,i,kr,kc} · x_{i, r·S + kr − P, c·S + kc − P}
+/// a_{o,r,c} = f(z_{o,r,c})
+/// ```
+///
+/// Backward, given `∂L/∂a`, by the chain rule (every weight is used at every
+/// output position, so its gradient sums over them):
+///
+/// ```text
+/// δ_{o,r,c}          = ∂L/∂a_{o,r,c} · f'(z_{o,r,c})
+/// ∂L/∂b_o            = Σ_{r,c} δ_{o,r,c}
+/// ∂L/∂W_{o,i,kr,kc}  = Σ_{r,c} δ_{o,r,c} · x_{i, r·S + kr − P, c·S + kc − P}   (x correlated with δ)
+/// ∂L/∂x_{i,y,x}      = Σ_{o,kr,kc} W_{o,i,kr,kc} · δ_{o, (y + P − kr)/S, (x + P − kc)/S}
+/// ```
+///
+/// the last over the terms whose output position is whole and inside the
+/// output: at stride 1, the full correlation of `δ` with the kernel flipped
+/// in both directions. The functions are
+/// `correlate` (forward), `parameter_gradients` and
+/// `input_gradient` in `src/conv/kernels.rs`.
+///
+/// # Example
+///
+/// ```
+/// use backprop::prelude::*;
+///
+/// // One 2x2 kernel that sums its window, over a 3x3 image, "valid", stride 1.
+/// let conv: Conv2d<1, 1, 2, 1, 0, 3, 3, 2, 2, Identity> = Conv2d::new([[[[1.0; 2]; 2]]], [0.0]);
+/// let x = [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]]];
+/// assert_eq!(conv.forward(&x), [[[12.0, 16.0], [24.0, 28.0]]]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Conv2d<
+    const CI: usize,
+    const CO: usize,
+    const K: usize,
+    const S: usize,
+    const P: usize,
+    const H: usize,
+    const W: usize,
+    const HO: usize,
+    const WO: usize,
+    A: Activation,
+    T: Float = f32,
+> {
+    /// The kernels, `weights[o][i][kr][kc]`: PyTorch's `[out][in][kh][kw]`.
+    pub weights: [[[[T; K]; K]; CI]; CO],
+    /// One bias per output channel.
+    pub bias: [T; CO],
+    /// The activation, a zero-sized marker.
+    pub activation: A,
+}
+
+impl<
+        const CI: usize,
+        const CO: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const H: usize,
+        const W: usize,
+        const HO: usize,
+        const WO: usize,
+        A: Activation,
+        T: Float,
+    > Conv2d<CI, CO, K, S, P, H, W, HO, WO, A, T>
+{
+    const SHAPE: () = assert!(
+        K > 0 && S > 0 && H + 2 * P >= K && W + 2 * P >= K && HO == out_len(H, K, S, P) && WO == out_len(W, K, S, P),
+        "Conv2d<CI, CO, K, S, P, H, W, HO, WO>: the output size HO x WO must be ((H + 2P - K) / S + 1) x ((W + 2P - K) / S + 1), with a kernel K > 0 that fits the padded input and a stride S > 0"
+    );
+
+    const GEOMETRY: Geometry =
+        Geometry { ci: CI, kh: K, kw: K, s: S, ph: P, pw: P, h: H, w: W, ho: HO, wo: WO };
+
+    /// A layer with the given kernels (`weights[o][i][kr][kc]`) and biases.
+    pub fn new(weights: [[[[T; K]; K]; CI]; CO], bias: [T; CO]) -> Self {
+        let () = Self::SHAPE;
+        Self { weights, bias, activation: A::default() }
+    }
+
+    /// A layer with weights drawn by `init` (fan in `CI·K·K`, fan out
+    /// `CO·K·K`, as PyTorch counts them) instead of the activation's
+    /// default, and zero biases.
+    pub fn random_with<R: Rng + ?Sized>(init: crate::init::Init, rng: &mut R) -> Self {
+        let mut layer = Self::zeroed();
+        layer.draw(init, rng);
+        layer
+    }
+
+    fn draw<R: Rng + ?Sized>(&mut self, init: crate::init::Init, rng: &mut R) {
+        for w in self.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut() {
+            *w = init.sample(CI * K * K, CO * K * K, rng);
+        }
+        self.bias = [T::zero(); CO];
+    }
+
+    /// The forward pass of one sample: `(z, a)`.
+    #[inline(always)]
+    fn forward_sample(&self, x: &Image<CI, H, W, T>) -> (Image<CO, HO, WO, T>, Image<CO, HO, WO, T>) {
+        let () = Self::SHAPE;
+        let mut z = [[[T::zero(); WO]; HO]; CO];
+        kernels::correlate(
+            Self::GEOMETRY,
+            x.as_flattened().as_flattened(),
+            self.weights.as_flattened().as_flattened().as_flattened(),
+            &self.bias,
+            z.as_flattened_mut().as_flattened_mut(),
+        );
+        let mut a = z;
+        for v in a.as_flattened_mut().as_flattened_mut() {
+            *v = A::f(*v); // a = f(z)
+        }
+        (z, a)
+    }
+
+    /// The backward pass of one sample.
+    #[inline(always)]
+    fn backward_sample<const INPUT_GRADIENT: bool, const WRITE: bool>(
+        &self,
+        tape: &ConvTape<Image<CI, H, W, T>, Image<CO, HO, WO, T>>,
+        d_output: &[[[T; WO]; HO]; CO],
+        grads: &mut Self,
+    ) -> [[[T; W]; H]; CI] {
+        // δ = ∂L/∂a · f'(z)
+        let mut delta = *d_output;
+        let z = tape.pre_activation.as_flattened().as_flattened();
+        let a = tape.output.as_flattened().as_flattened();
+        for ((d, &z), &a) in delta.as_flattened_mut().as_flattened_mut().iter_mut().zip(z).zip(a) {
+            *d = *d * A::df(z, a);
+        }
+        let delta = delta.as_flattened().as_flattened();
+        kernels::parameter_gradients::<T, WRITE>(
+            Self::GEOMETRY,
+            tape.input.as_flattened().as_flattened(),
+            delta,
+            grads.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut(),
+            &mut grads.bias,
+        );
+        let mut d_x = [[[T::zero(); W]; H]; CI];
+        if INPUT_GRADIENT {
+            kernels::input_gradient(
+                Self::GEOMETRY,
+                self.weights.as_flattened().as_flattened().as_flattened(),
+                delta,
+                d_x.as_flattened_mut().as_flattened_mut(),
+            );
+        }
+        d_x
+    }
+}
+
+entry_points!(
+    Conv2d<CI, CO, K, S, P, H, W, HO, WO; A: Activation, T: Float>,
+    [[[T; W]; H]; CI],
+    [[[T; WO]; HO]; CO],
+    ConvTape<[[[T; W]; H]; CI], [[[T; WO]; HO]; CO]>
+);
+
+impl<
+        const CI: usize,
+        const CO: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const H: usize,
+        const W: usize,
+        const HO: usize,
+        const WO: usize,
+        A: Activation,
+        T: Float,
+    > Params for Conv2d<CI, CO, K, S, P, H, W, HO, WO, A, T>
+{
+    type Scalar = T;
+    const PARAMS: usize = CO * CI * K * K + CO;
+
+    fn zeroed() -> Self {
+        Self::new([[[[T::zero(); K]; K]; CI]; CO], [T::zero(); CO])
+    }
+
+    fn visit<const M: usize, const N: usize, F>(mut mutable: [&mut Self; M], shared: [&Self; N], f: &mut F)
+    where
+        F: FnMut([&mut [T]; M], [&[T]; N]),
+    {
+        f(
+            mutable.each_mut().map(|l| l.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut()),
+            shared.map(|l| l.weights.as_flattened().as_flattened().as_flattened()),
+        );
+        f(mutable.each_mut().map(|l| &mut l.bias[..]), shared.map(|l| &l.bias[..]));
+    }
+}
+
+impl<
+        const CI: usize,
+        const CO: usize,
+        const K: usize,
+        const S: usize,
+        const P: usize,
+        const H: usize,
+        const W: usize,
+        const HO: usize,
+        const WO: usize,
+        A: Activation,
+        T: Float,
+    > Layer for Conv2d<CI, CO, K, S, P, H, W, HO, WO, A, T>
+{
+    #[inline(always)]
+    fn forward_in<I: simd::Isa>(&self, _isa: I, x: &Self::Input) -> Self::Output {
+        self.forward_sample(x).1
+    }
+
+    #[inline(always)]
+    fn forward_tape_in<I: simd::Isa>(&self, _isa: I, x: &Self::Input) -> (Self::Output, Self::Tape) {
+        let (z, a) = self.forward_sample(x);
+        (a, ConvTape { input: *x, pre_activation: z, output: a })
+    }
+
+    #[inline(always)]
+    fn backward_in<I: simd::Isa, const INPUT_GRADIENT: bool, const WRITE: bool>(
+        &self,
+        _isa: I,
+        tape: &Self::Tape,
+        d_output: &Self::Output,
+        grads: &mut Self,
+    ) -> Self::Input {
+        self.backward_sample::<INPUT_GRADIENT, WRITE>(tape, d_output, grads)
+    }
+
+    fn random<R: Rng + ?Sized>(rng: &mut R) -> Self {
+        Self::random_with(A::INIT, rng)
+    }
+
+    fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        self.draw(A::INIT, rng);
+    }
+
+    fn zero_bytes_are_zeroed() -> bool
+    where
+        T: 'static,
+    {
+        use core::any::TypeId;
+        let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+        let _ = A::default();
+        float && core::mem::size_of::<A>() == 0
+    }
+
+    const LAYER_COUNT: usize = 1;
+
+    fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
+        f(LayerInfo {
+            kind: LayerKind::Conv2d {
+                in_channels: CI,
+                out_channels: CO,
+                kernel: K,
+                stride: S,
+                padding: P,
+                height: H,
+                width: W,
+            },
+            inputs: CI * H * W,
+            outputs: CO * HO * WO,
+            activation: A::NAME,
+        });
+    }
+
+    #[cfg(feature = "alloc")]
+    type Rows = super::rows::SampleRows<Self::Output, Self::Tape>;
+
+    #[cfg(feature = "alloc")]
+    fn uses_gemm(_rows: usize) -> bool {
+        false
+    }
+
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    fn forward_rows<'t, I: simd::Isa>(
+        &self,
+        isa: I,
+        input: &[Self::Input],
+        tape: &'t mut Self::Rows,
+    ) -> &'t [Self::Output]
+    where
+        T: 'static,
+    {
+        tape.forward(self, isa, input)
+    }
+
+    #[cfg(feature = "alloc")]
+    fn output_rows(tape: &mut Self::Rows) -> (&[Self::Output], &mut [Self::Output]) {
+        tape.output_and_gradient()
+    }
+
+    #[cfg(feature = "alloc")]
+    #[inline(always)]
+    fn backward_rows<I: simd::Isa, const WRITE: bool>(
+        &self,
+        isa: I,
+        _input: &[Self::Input],
+        tape: &mut Self::Rows,
+        grads: &mut Self,
+        d_input: Option<&mut [Self::Input]>,
+    ) where
+        T: 'static,
+    {
+        tape.backward::<Self, I, WRITE>(self, isa, grads, d_input)
+    }
+}

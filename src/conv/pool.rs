@@ -1,0 +1,437 @@
+//! The pools: [`MaxPool1d`], [`AvgPool1d`], [`MaxPool2d`], [`AvgPool2d`]
+//! (windows of `K` or `K × K` values with stride `K`, PyTorch's
+//! `nn.MaxPool2d(K)` and `nn.AvgPool2d(K)`) and the global averages
+//! [`GlobalAvgPool1d`], [`GlobalAvgPool2d`] (`nn.AdaptiveAvgPool2d(1)`).
+//!
+//! # Math
+//!
+//! A pool reduces each window `R` of a channel to one value:
+//!
+//! ```text
+//! max:      y = max_{j ∈ R} x_j          ∂L/∂x_j = ∂L/∂y if j is the window's argmax, else 0
+//! average:  y = (1/|R|) Σ_{j ∈ R} x_j    ∂L/∂x_j = (1/|R|) ∂L/∂y for every j in R
+//! ```
+//!
+//! The backward pass is routing: a max pool sends each output's gradient to
+//! the one input that won (its tape records which, the first maximum in
+//! window order, as PyTorch's CPU kernels pick it), an average pool spreads
+//! it evenly over its window. Windows do not overlap (stride `K`), so every
+//! input belongs to exactly one window and receives exactly one term.
+
+use super::{entry_points, parameter_free, Image};
+use crate::model::{LayerInfo, LayerKind};
+use core::marker::PhantomData;
+use num_traits::Float;
+
+/// `T` from a small count.
+fn count<T: Float>(n: usize) -> T {
+    crate::math::count::<T>(n)
+}
+
+/// Max pooling over a sequence: each output is the maximum of `K`
+/// consecutive inputs (stride `K`), per channel. `[[T; L]; C]` to
+/// `[[T; LO]; C]`, `LO = L / K`; PyTorch's `nn.MaxPool1d(K)`.
+///
+/// # Math
+///
+/// `y_{c,t} = max_{0 ≤ j < K} x_{c, tK + j}`; backward, the gradient goes to
+/// the first maximum of each window: `∂L/∂x_{c, tK + j*} = ∂L/∂y_{c,t}`.
+///
+/// A pool whose `K` does not divide `L`, or whose `LO` is not `L / K`, does
+/// not build.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MaxPool1d<const C: usize, const K: usize, const L: usize, const LO: usize, T = f32>(
+    PhantomData<T>,
+);
+
+/// Average pooling over a sequence: each output is the mean of `K`
+/// consecutive inputs (stride `K`), per channel. `[[T; L]; C]` to
+/// `[[T; LO]; C]`, `LO = L / K`; PyTorch's `nn.AvgPool1d(K)`.
+///
+/// # Math
+///
+/// `y_{c,t} = (1/K) Σ_{0 ≤ j < K} x_{c, tK + j}`; backward,
+/// `∂L/∂x_{c, tK + j} = (1/K) ∂L/∂y_{c,t}`.
+///
+/// A pool whose `K` does not divide `L`, or whose `LO` is not `L / K`, does
+/// not build.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AvgPool1d<const C: usize, const K: usize, const L: usize, const LO: usize, T = f32>(
+    PhantomData<T>,
+);
+
+/// Max pooling over an image: each output is the maximum of a `K × K`
+/// window (stride `K`), per channel. `[[[T; W]; H]; C]` to
+/// `[[[T; WO]; HO]; C]`, `HO = H / K`, `WO = W / K`; PyTorch's
+/// `nn.MaxPool2d(K)`.
+///
+/// # Math
+///
+/// `y_{c,r,q} = max_{0 ≤ i, j < K} x_{c, rK + i, qK + j}`; backward, the
+/// gradient goes to the first maximum of each window in row-major order.
+///
+/// A pool whose `K` does not divide `H` and `W`, or whose output sizes are
+/// not `H / K` and `W / K`, does not build.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MaxPool2d<
+    const C: usize,
+    const K: usize,
+    const H: usize,
+    const W: usize,
+    const HO: usize,
+    const WO: usize,
+    T = f32,
+>(PhantomData<T>);
+
+/// Average pooling over an image: each output is the mean of a `K × K`
+/// window (stride `K`), per channel. `[[[T; W]; H]; C]` to
+/// `[[[T; WO]; HO]; C]`, `HO = H / K`, `WO = W / K`; PyTorch's
+/// `nn.AvgPool2d(K)`.
+///
+/// # Math
+///
+/// `y_{c,r,q} = (1/K²) Σ_{0 ≤ i, j < K} x_{c, rK + i, qK + j}`; backward,
+/// `∂L/∂x_{c, rK + i, qK + j} = (1/K²) ∂L/∂y_{c,r,q}`.
+///
+/// A pool whose `K` does not divide `H` and `W`, or whose output sizes are
+/// not `H / K` and `W / K`, does not build.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AvgPool2d<
+    const C: usize,
+    const K: usize,
+    const H: usize,
+    const W: usize,
+    const HO: usize,
+    const WO: usize,
+    T = f32,
+>(PhantomData<T>);
+
+/// The mean of each channel of a sequence: `[[T; L]; C]` to `[[T; 1]; C]`;
+/// PyTorch's `nn.AdaptiveAvgPool1d(1)`.
+///
+/// # Math
+///
+/// `y_c = (1/L) Σ_t x_{c,t}`; backward, `∂L/∂x_{c,t} = (1/L) ∂L/∂y_c`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GlobalAvgPool1d<const C: usize, const L: usize, T = f32>(PhantomData<T>);
+
+/// The mean of each channel of an image: `[[[T; W]; H]; C]` to
+/// `[[[T; 1]; 1]; C]`; PyTorch's `nn.AdaptiveAvgPool2d(1)`.
+///
+/// # Math
+///
+/// `y_c = (1/(H·W)) Σ_{h,w} x_{c,h,w}`; backward,
+/// `∂L/∂x_{c,h,w} = (1/(H·W)) ∂L/∂y_c`.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct GlobalAvgPool2d<const C: usize, const H: usize, const W: usize, T = f32>(PhantomData<T>);
+
+/// The argmax of one 1-d window `x[t·k .. t·k + k]`, as an offset in it:
+/// the first maximum, or the last NaN (PyTorch's rule: a value replaces the
+/// best so far if it is greater or NaN).
+#[inline(always)]
+fn argmax<T: Float>(window: impl Iterator<Item = T>) -> (T, u32) {
+    let (mut best, mut at) = (T::neg_infinity(), 0u32);
+    for (j, v) in window.enumerate() {
+        if v > best || v.is_nan() {
+            best = v;
+            at = j as u32;
+        }
+    }
+    (best, at)
+}
+
+impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> MaxPool1d<C, K, L, LO, T> {
+    const SHAPE: () = assert!(
+        K > 0 && L % K == 0 && LO == L / K,
+        "MaxPool1d<C, K, L, LO>: the window K must divide the length L, and LO must be L / K"
+    );
+
+    /// The layer (it has no parameters).
+    pub fn new() -> Self {
+        let () = Self::SHAPE;
+        Self(PhantomData)
+    }
+
+    #[inline(always)]
+    fn run(&self, x: &[[T; L]; C]) -> ([[T; LO]; C], [[u32; LO]; C]) {
+        let () = Self::SHAPE;
+        let mut y = [[T::zero(); LO]; C];
+        let mut won = [[0u32; LO]; C];
+        for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
+            for ((y, won), window) in y.iter_mut().zip(won.iter_mut()).zip(x.chunks_exact(K)) {
+                (*y, *won) = argmax(window.iter().copied());
+            }
+        }
+        (y, won)
+    }
+
+    #[inline(always)]
+    fn run_back(&self, won: &[[u32; LO]; C], d_y: &[[T; LO]; C]) -> [[T; L]; C] {
+        let mut d_x = [[T::zero(); L]; C];
+        for ((d_x, won), d_y) in d_x.iter_mut().zip(won).zip(d_y) {
+            for ((window, &j), &d) in d_x.chunks_exact_mut(K).zip(won).zip(d_y) {
+                if let Some(slot) = window.get_mut(j as usize) {
+                    *slot = d; // ∂L/∂x = ∂L/∂y at the argmax
+                }
+            }
+        }
+        d_x
+    }
+}
+
+impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> AvgPool1d<C, K, L, LO, T> {
+    const SHAPE: () = assert!(
+        K > 0 && L % K == 0 && LO == L / K,
+        "AvgPool1d<C, K, L, LO>: the window K must divide the length L, and LO must be L / K"
+    );
+
+    /// The layer (it has no parameters).
+    pub fn new() -> Self {
+        let () = Self::SHAPE;
+        Self(PhantomData)
+    }
+
+    #[inline(always)]
+    fn run(&self, x: &[[T; L]; C]) -> ([[T; LO]; C], ()) {
+        let () = Self::SHAPE;
+        let size = count::<T>(K);
+        let mut y = [[T::zero(); LO]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            for (y, window) in y.iter_mut().zip(x.chunks_exact(K)) {
+                *y = window.iter().fold(T::zero(), |s, &v| s + v) / size;
+            }
+        }
+        (y, ())
+    }
+
+    #[inline(always)]
+    fn run_back(&self, _tape: &(), d_y: &[[T; LO]; C]) -> [[T; L]; C] {
+        let size = count::<T>(K);
+        let mut d_x = [[T::zero(); L]; C];
+        for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
+            for (window, &d) in d_x.chunks_exact_mut(K).zip(d_y) {
+                window.fill(d / size);
+            }
+        }
+        d_x
+    }
+}
+
+impl<
+        const C: usize,
+        const K: usize,
+        const H: usize,
+        const W: usize,
+        const HO: usize,
+        const WO: usize,
+        T: Float,
+    > MaxPool2d<C, K, H, W, HO, WO, T>
+{
+    const SHAPE: () = assert!(
+        K > 0 && H % K == 0 && W % K == 0 && HO == H / K && WO == W / K,
+        "MaxPool2d<C, K, H, W, HO, WO>: the window K must divide the height H and the width W, and HO, WO must be H / K, W / K"
+    );
+
+    /// The layer (it has no parameters).
+    pub fn new() -> Self {
+        let () = Self::SHAPE;
+        Self(PhantomData)
+    }
+
+    #[inline(always)]
+    fn run(&self, x: &Image<C, H, W, T>) -> (Image<C, HO, WO, T>, Image<C, HO, WO, u32>) {
+        let () = Self::SHAPE;
+        let mut y = [[[T::zero(); WO]; HO]; C];
+        let mut won = [[[0u32; WO]; HO]; C];
+        for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
+            for ((y, won), rows) in y.iter_mut().zip(won.iter_mut()).zip(x.chunks_exact(K)) {
+                for (q, (y, won)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
+                    // The window's values in row-major order.
+                    let window = rows.iter().flat_map(|row| row.iter().skip(q * K).take(K).copied());
+                    (*y, *won) = argmax(window);
+                }
+            }
+        }
+        (y, won)
+    }
+
+    #[inline(always)]
+    fn run_back(&self, won: &[[[u32; WO]; HO]; C], d_y: &[[[T; WO]; HO]; C]) -> [[[T; W]; H]; C] {
+        let mut d_x = [[[T::zero(); W]; H]; C];
+        for ((d_x, won), d_y) in d_x.iter_mut().zip(won).zip(d_y) {
+            for ((rows, won), d_y) in d_x.chunks_exact_mut(K).zip(won).zip(d_y) {
+                for (q, (&j, &d)) in won.iter().zip(d_y).enumerate() {
+                    let (i, j) = (j as usize / K, j as usize % K);
+                    if let Some(slot) = rows.get_mut(i).and_then(|row| row.get_mut(q * K + j)) {
+                        *slot = d; // ∂L/∂x = ∂L/∂y at the argmax
+                    }
+                }
+            }
+        }
+        d_x
+    }
+}
+
+impl<
+        const C: usize,
+        const K: usize,
+        const H: usize,
+        const W: usize,
+        const HO: usize,
+        const WO: usize,
+        T: Float,
+    > AvgPool2d<C, K, H, W, HO, WO, T>
+{
+    const SHAPE: () = assert!(
+        K > 0 && H % K == 0 && W % K == 0 && HO == H / K && WO == W / K,
+        "AvgPool2d<C, K, H, W, HO, WO>: the window K must divide the height H and the width W, and HO, WO must be H / K, W / K"
+    );
+
+    /// The layer (it has no parameters).
+    pub fn new() -> Self {
+        let () = Self::SHAPE;
+        Self(PhantomData)
+    }
+
+    #[inline(always)]
+    fn run(&self, x: &[[[T; W]; H]; C]) -> ([[[T; WO]; HO]; C], ()) {
+        let () = Self::SHAPE;
+        let size = count::<T>(K * K);
+        let mut y = [[[T::zero(); WO]; HO]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            for (y, rows) in y.iter_mut().zip(x.chunks_exact(K)) {
+                for (q, y) in y.iter_mut().enumerate() {
+                    let window = rows.iter().flat_map(|row| row.iter().skip(q * K).take(K));
+                    *y = window.fold(T::zero(), |s, &v| s + v) / size;
+                }
+            }
+        }
+        (y, ())
+    }
+
+    #[inline(always)]
+    fn run_back(&self, _tape: &(), d_y: &[[[T; WO]; HO]; C]) -> [[[T; W]; H]; C] {
+        let size = count::<T>(K * K);
+        let mut d_x = [[[T::zero(); W]; H]; C];
+        for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
+            for (rows, d_y) in d_x.chunks_exact_mut(K).zip(d_y) {
+                for row in rows {
+                    for (window, &d) in row.chunks_exact_mut(K).zip(d_y) {
+                        window.fill(d / size);
+                    }
+                }
+            }
+        }
+        d_x
+    }
+}
+
+impl<const C: usize, const L: usize, T: Float> GlobalAvgPool1d<C, L, T> {
+    const SHAPE: () = assert!(L > 0, "GlobalAvgPool1d<C, L>: the length L must not be 0");
+
+    /// The layer (it has no parameters).
+    pub fn new() -> Self {
+        let () = Self::SHAPE;
+        Self(PhantomData)
+    }
+
+    #[inline(always)]
+    fn run(&self, x: &[[T; L]; C]) -> ([[T; 1]; C], ()) {
+        let () = Self::SHAPE;
+        let size = count::<T>(L);
+        let mut y = [[T::zero(); 1]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            y[0] = x.iter().fold(T::zero(), |s, &v| s + v) / size;
+        }
+        (y, ())
+    }
+
+    #[inline(always)]
+    fn run_back(&self, _tape: &(), d_y: &[[T; 1]; C]) -> [[T; L]; C] {
+        let size = count::<T>(L);
+        let mut d_x = [[T::zero(); L]; C];
+        for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
+            d_x.fill(d_y[0] / size);
+        }
+        d_x
+    }
+}
+
+impl<const C: usize, const H: usize, const W: usize, T: Float> GlobalAvgPool2d<C, H, W, T> {
+    const SHAPE: () =
+        assert!(H > 0 && W > 0, "GlobalAvgPool2d<C, H, W>: the height H and the width W must not be 0");
+
+    /// The layer (it has no parameters).
+    pub fn new() -> Self {
+        let () = Self::SHAPE;
+        Self(PhantomData)
+    }
+
+    #[inline(always)]
+    fn run(&self, x: &[[[T; W]; H]; C]) -> ([[[T; 1]; 1]; C], ()) {
+        let () = Self::SHAPE;
+        let size = count::<T>(H * W);
+        let mut y = [[[T::zero(); 1]; 1]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            y[0][0] = x.as_flattened().iter().fold(T::zero(), |s, &v| s + v) / size;
+        }
+        (y, ())
+    }
+
+    #[inline(always)]
+    fn run_back(&self, _tape: &(), d_y: &[[[T; 1]; 1]; C]) -> [[[T; W]; H]; C] {
+        let size = count::<T>(H * W);
+        let mut d_x = [[[T::zero(); W]; H]; C];
+        for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
+            d_x.as_flattened_mut().fill(d_y[0][0] / size);
+        }
+        d_x
+    }
+}
+
+entry_points!(MaxPool1d<C, K, L, LO; T: Float>, [[T; L]; C], [[T; LO]; C], [[u32; LO]; C]);
+entry_points!(AvgPool1d<C, K, L, LO; T: Float>, [[T; L]; C], [[T; LO]; C], ());
+entry_points!(MaxPool2d<C, K, H, W, HO, WO; T: Float>, [[[T; W]; H]; C], [[[T; WO]; HO]; C], [[[u32; WO]; HO]; C]);
+entry_points!(AvgPool2d<C, K, H, W, HO, WO; T: Float>, [[[T; W]; H]; C], [[[T; WO]; HO]; C], ());
+entry_points!(GlobalAvgPool1d<C, L; T: Float>, [[T; L]; C], [[T; 1]; C], ());
+entry_points!(GlobalAvgPool2d<C, H, W; T: Float>, [[[T; W]; H]; C], [[[T; 1]; 1]; C], ());
+
+parameter_free!(
+    MaxPool1d<C, K, L, LO>,
+    LayerInfo { kind: LayerKind::MaxPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" }
+);
+parameter_free!(
+    AvgPool1d<C, K, L, LO>,
+    LayerInfo { kind: LayerKind::AvgPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" }
+);
+parameter_free!(
+    MaxPool2d<C, K, H, W, HO, WO>,
+    LayerInfo {
+        kind: LayerKind::MaxPool2d { channels: C, kernel: K, height: H, width: W },
+        inputs: C * H * W,
+        outputs: C * HO * WO,
+        activation: "Identity"
+    }
+);
+parameter_free!(
+    AvgPool2d<C, K, H, W, HO, WO>,
+    LayerInfo {
+        kind: LayerKind::AvgPool2d { channels: C, kernel: K, height: H, width: W },
+        inputs: C * H * W,
+        outputs: C * HO * WO,
+        activation: "Identity"
+    }
+);
+parameter_free!(
+    GlobalAvgPool1d<C, L>,
+    LayerInfo { kind: LayerKind::GlobalAvgPool1d { channels: C, length: L }, inputs: C * L, outputs: C, activation: "Identity" }
+);
+parameter_free!(
+    GlobalAvgPool2d<C, H, W>,
+    LayerInfo {
+        kind: LayerKind::GlobalAvgPool2d { channels: C, height: H, width: W },
+        inputs: C * H * W,
+        outputs: C,
+        activation: "Identity"
+    }
+);

@@ -1,0 +1,85 @@
+//! The batched path of a layer that runs its per-sample passes row by row:
+//! every row's output and tape kept in vectors that grow to the largest
+//! batch and are reused.
+
+extern crate alloc;
+
+use crate::layer::Layer;
+use crate::simd::Isa;
+use alloc::vec::Vec;
+
+/// A batch's outputs, their gradients and the per-sample tapes.
+pub struct SampleRows<Y, Tape> {
+    outputs: Vec<Y>,
+    d_outputs: Vec<Y>,
+    tapes: Vec<Tape>,
+}
+
+impl<Y, Tape> Default for SampleRows<Y, Tape> {
+    fn default() -> Self {
+        SampleRows { outputs: Vec::new(), d_outputs: Vec::new(), tapes: Vec::new() }
+    }
+}
+
+impl<Y: Copy, Tape> SampleRows<Y, Tape> {
+    /// The forward pass of every row of `input`, one sample at a time.
+    #[inline(always)]
+    pub(crate) fn forward<L, I>(&mut self, layer: &L, isa: I, input: &[L::Input]) -> &[Y]
+    where
+        L: Layer<Output = Y, Tape = Tape>,
+        I: Isa,
+    {
+        self.outputs.clear();
+        self.tapes.clear();
+        for x in input {
+            let (y, tape) = layer.forward_tape_in(isa, x);
+            self.outputs.push(y);
+            self.tapes.push(tape);
+        }
+        self.d_outputs.clear();
+        self.d_outputs.extend_from_slice(&self.outputs);
+        &self.outputs
+    }
+
+    /// The outputs and the buffer for their gradients.
+    pub(crate) fn output_and_gradient(&mut self) -> (&[Y], &mut [Y]) {
+        (&self.outputs, &mut self.d_outputs)
+    }
+
+    /// The backward pass of every row, one sample at a time: the first row
+    /// writes the parameter gradients (if `WRITE`), the others add, in row
+    /// order; each row's input gradient into `d_input` if one is given.
+    #[inline(always)]
+    pub(crate) fn backward<L, I, const WRITE: bool>(
+        &self,
+        layer: &L,
+        isa: I,
+        grads: &mut L,
+        d_input: Option<&mut [L::Input]>,
+    ) where
+        L: Layer<Output = Y, Tape = Tape>,
+        I: Isa,
+    {
+        let rows = self.tapes.iter().zip(&self.d_outputs);
+        match d_input {
+            Some(d_input) => {
+                for (b, ((tape, d_y), d_x)) in rows.zip(d_input.iter_mut()).enumerate() {
+                    *d_x = if WRITE && b == 0 {
+                        layer.backward_in::<I, true, true>(isa, tape, d_y, grads)
+                    } else {
+                        layer.backward_in::<I, true, false>(isa, tape, d_y, grads)
+                    };
+                }
+            }
+            None => {
+                for (b, (tape, d_y)) in rows.enumerate() {
+                    if WRITE && b == 0 {
+                        layer.backward_in::<I, false, true>(isa, tape, d_y, grads);
+                    } else {
+                        layer.backward_in::<I, false, false>(isa, tape, d_y, grads);
+                    }
+                }
+            }
+        }
+    }
+}
