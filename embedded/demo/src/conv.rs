@@ -7,9 +7,10 @@
 //! The images stay in flash as raw pixels (0..16), one byte each
 //! (`../digits/train.bin`, `../digits/test.bin`); each step turns its batch
 //! into `f32` inputs (`pixel / 16`, exact) in a buffer on the stack. The
-//! model, its gradients, the tape of one sample and that buffer are all the
-//! training keeps in RAM, and all are sized at compile time: the report
-//! prints them ([`Sizes`]).
+//! model, its gradients, the optimizer, one sample's tape and that buffer
+//! are what training keeps, all sized at compile time, and the report prints
+//! them ([`Sizes`]); the passes' stack frames hold more (the firmware
+//! measures the peak of the stack).
 //!
 //! [`run`] prints a report that the host and both cores must print
 //! identically: the loss during training, the test accuracy, a checksum of
@@ -40,6 +41,8 @@ pub const TRAIN_IMAGES: usize = 1438;
 /// The training split in the order the net sees it, shuffled once on the
 /// host (`generate`): per image 64 raw pixels and the label.
 pub const TRAIN: &[u8] = include_bytes!("../digits/train.bin");
+const _: () =
+    assert!(TRAIN.len() == TRAIN_IMAGES * (PIXELS + 1), "train.bin must hold 1438 images of 65 bytes");
 /// The seed of the shuffle that ordered [`TRAIN`] (`generate`, with
 /// `backprop::train::shuffle_together`).
 pub const TRAIN_ORDER_SEED: u64 = 12;
