@@ -100,8 +100,22 @@ impl fmt::Debug for TensorName {
     }
 }
 
-/// A tensor shape from a safetensors header: its rank and its first three
-/// dimensions (small enough to keep in an [`Error`](super::Error)).
+/// A tensor shape from a safetensors header: its rank and its first four
+/// dimensions, enough for every tensor a model has (a `Conv2d` weight is
+/// `[out, in, k, k]`) and small enough to keep in an
+/// [`Error`](super::Error).
+///
+/// Two shapes are equal when their ranks and kept dimensions are; a shape of
+/// rank 5 or more never equals one of a model's.
+///
+/// ```
+/// use backprop::safetensors::Shape;
+///
+/// let weight = Shape::new(&[8, 1, 3, 3]);
+/// assert_eq!(weight.dims(), [8, 1, 3, 3]);
+/// assert_ne!(weight, Shape::new(&[8, 1, 3, 5]));
+/// assert_eq!(Shape::new(&[1, 2, 3, 4, 5]).to_string(), "[1, 2, 3, 4, …] (rank 5)");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
     dims: [u64; Shape::MAX_KEPT],
@@ -110,9 +124,9 @@ pub struct Shape {
 
 impl Shape {
     /// How many dimensions are kept.
-    pub const MAX_KEPT: usize = 3;
+    pub const MAX_KEPT: usize = 4;
 
-    /// A shape with these dimensions (the first three kept).
+    /// A shape with these dimensions (the first four kept).
     pub fn new(dims: &[u64]) -> Self {
         let mut shape = Shape { dims: [0; Self::MAX_KEPT], rank: 0 };
         for &d in dims {
@@ -133,7 +147,7 @@ impl Shape {
         usize::from(self.rank)
     }
 
-    /// The dimensions (the first three, if there are more).
+    /// The dimensions (the first four, if there are more).
     pub fn dims(&self) -> &[u64] {
         &self.dims[..self.rank().min(Self::MAX_KEPT)]
     }
