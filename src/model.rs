@@ -1,4 +1,4 @@
-//! A model: [`Model`], what every `Dense` layer, tuple of models and boxed
+//! A model: [`Model`], what every layer, tuple of models and boxed
 //! model is, and [`Architecture`], the description of a model's layers from
 //! its type that weight files check against.
 //!
@@ -15,7 +15,8 @@ use rand::Rng;
 
 /// A network: something with a forward pass, a backward pass and parameters.
 ///
-/// Every `Dense` layer and every tuple of models is a `Model`; you never
+/// Every layer (`Dense`, the layers of [`conv`](crate::conv)) and every
+/// tuple of models is a `Model`; you never
 /// implement this trait yourself.
 ///
 /// ```
@@ -49,7 +50,8 @@ pub trait Model: Backward + Architecture + Layer {
 
     /// The size in bytes of the tape [`forward_tape`](Backward::forward_tape)
     /// returns (on the stack), `size_of::<Self::Tape>()`: for each `Dense`
-    /// layer its input, pre-activation and output.
+    /// or convolution layer its input, pre-activation and output, for a max
+    /// pool the position of each window's maximum.
     const TAPE_BYTES: usize = core::mem::size_of::<Self::Tape>();
 }
 
@@ -151,8 +153,34 @@ impl<M: Layer> Architecture for M {
 /// One layer as [`Architecture`] describes it: its kind (with the sizes its
 /// type names), its flattened input and output lengths, and its activation.
 ///
-/// Its `Display` is the type's spelling: `Dense<2, 16, Tanh>`,
-/// `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>`, `MaxPool2d<8, 2, 28, 28, 14, 14>`.
+/// Its `Display` is the type's spelling without the scalar, with the
+/// activation's [`NAME`](crate::activation::Activation::NAME):
+/// `Dense<2, 16, Tanh>`, `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>`,
+/// `MaxPool2d<8, 2, 28, 28, 14, 14>`.
+///
+/// ```
+/// use backprop::prelude::*;
+///
+/// type Net = (
+///     Unflatten2d<784, 1, 28, 28>,
+///     Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>,
+///     MaxPool2d<8, 2, 28, 28, 14, 14>,
+///     Flatten2d<8, 14, 14, 1568>,
+///     Dense<1568, 10, Identity>,
+/// );
+/// let mut layers = Vec::new();
+/// Net::for_each_layer(&mut |layer| layers.push(layer.to_string()));
+/// assert_eq!(
+///     layers,
+///     [
+///         "Unflatten2d<784, 1, 28, 28>",
+///         "Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>",
+///         "MaxPool2d<8, 2, 28, 28, 14, 14>",
+///         "Flatten2d<8, 14, 14, 1568>",
+///         "Dense<1568, 10, Identity>",
+///     ]
+/// );
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerInfo {
     /// What kind of layer, with the sizes of its type.
@@ -365,6 +393,47 @@ impl LayerInfo {
         }
     }
 
+    /// The const parameters of the layer's type before its activation and
+    /// scalar, in the type's order, output sizes included
+    /// (`Conv2d<CI, CO, K, S, P, H, W, HO, WO, ..>`, `Unflatten2d<N, C, H, W>`).
+    fn type_sizes(&self) -> ([usize; 9], usize) {
+        use crate::conv::out_len;
+        let (inputs, outputs) = (self.inputs, self.outputs);
+        match self.kind {
+            LayerKind::Dense => ([inputs, outputs, 0, 0, 0, 0, 0, 0, 0], 2),
+            LayerKind::Conv1d { in_channels, out_channels, kernel, stride, padding, length } => {
+                let out = out_len(length, kernel, stride, padding);
+                ([in_channels, out_channels, kernel, stride, padding, length, out, 0, 0], 7)
+            }
+            LayerKind::Conv2d { in_channels, out_channels, kernel, stride, padding, height, width } => {
+                let (rows, columns) =
+                    (out_len(height, kernel, stride, padding), out_len(width, kernel, stride, padding));
+                ([in_channels, out_channels, kernel, stride, padding, height, width, rows, columns], 9)
+            }
+            LayerKind::MaxPool1d { channels, kernel, length }
+            | LayerKind::AvgPool1d { channels, kernel, length } => {
+                ([channels, kernel, length, length / kernel.max(1), 0, 0, 0, 0, 0], 4)
+            }
+            LayerKind::MaxPool2d { channels, kernel, height, width }
+            | LayerKind::AvgPool2d { channels, kernel, height, width } => {
+                let k = kernel.max(1);
+                ([channels, kernel, height, width, height / k, width / k, 0, 0, 0], 6)
+            }
+            LayerKind::GlobalAvgPool1d { channels, length } => ([channels, length, 0, 0, 0, 0, 0, 0, 0], 2),
+            LayerKind::GlobalAvgPool2d { channels, height, width } => {
+                ([channels, height, width, 0, 0, 0, 0, 0, 0], 3)
+            }
+            LayerKind::Flatten1d { channels, length } => ([channels, length, outputs, 0, 0, 0, 0, 0, 0], 3),
+            LayerKind::Flatten2d { channels, height, width } => {
+                ([channels, height, width, outputs, 0, 0, 0, 0, 0], 4)
+            }
+            LayerKind::Unflatten1d { channels, length } => ([inputs, channels, length, 0, 0, 0, 0, 0, 0], 3),
+            LayerKind::Unflatten2d { channels, height, width } => {
+                ([inputs, channels, height, width, 0, 0, 0, 0, 0], 4)
+            }
+        }
+    }
+
     /// Whether the layer has an activation in its type (`Dense` and the
     /// convolutions).
     fn has_activation(&self) -> bool {
@@ -418,7 +487,7 @@ impl core::fmt::Display for LayerInfo {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.kind.name())?;
         f.write_str("<")?;
-        let (sizes, count) = self.sizes();
+        let (sizes, count) = self.type_sizes();
         for (k, size) in sizes[..count].iter().enumerate() {
             if k > 0 {
                 f.write_str(", ")?;
