@@ -358,7 +358,8 @@ fn another_conv_architecture_is_refused_by_its_shapes_or_names() {
         Names::Layers(&["conv", "c2", "fc"]),
     )
     .unwrap();
-    let error = safetensors::read_skipping_extra::<Kernel3>(&file, Names::Layers(&["conv", "fc"])).unwrap_err();
+    let error =
+        safetensors::read_skipping_extra::<Kernel3>(&file, Names::Layers(&["conv", "fc"])).unwrap_err();
     assert_eq!(
         error.to_string(),
         "tensor `conv.weight` has shape [5, 3, 4] but the layer needs [5, 3, 3] \
@@ -405,8 +406,9 @@ fn another_conv_architecture_is_refused_by_its_shapes_or_names() {
 fn non_finite_conv_weights_name_the_layer_among_all_layers() {
     let mut net: Net2d = safetensors::read(CONV2D, Names::Sequential).unwrap();
     // Layer 3 (Unflatten2d, Conv2d, MaxPool2d, Conv2d): weights[o][i][r][c].
-    net.3.weights[1][2][0][1] = f32::NAN;
-    let index = ((1 * 4 + 2) * 3) * 3 + 1;
+    let (o, i, r, c) = (2, 3, 1, 2);
+    net.3.weights[o][i][r][c] = f32::NAN;
+    let index = ((o * 4 + i) * 3 + r) * 3 + c;
     let expected = Error::NonFiniteWeight { layer: 3, tensor: "weight", index };
     assert_eq!(safetensors::to_vec(&net, Names::Sequential), Err(expected));
     assert_eq!(weights::to_vec(&net), Err(expected));
@@ -419,12 +421,9 @@ fn non_finite_conv_weights_name_the_layer_among_all_layers() {
     let at = 8 + n + find(&file[8 + n..], good) + 4 * index;
     file[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
     assert_eq!(safetensors::read::<Net2d>(&file, Names::Sequential), Err(expected));
-    net.3.weights[1][2][0][1] = 0.5;
+    net.3.weights[o][i][r][c] = 0.5;
     net.7.bias[2] = f32::INFINITY;
-    assert_eq!(
-        weights::to_vec(&net),
-        Err(Error::NonFiniteWeight { layer: 7, tensor: "bias", index: 2 })
-    );
+    assert_eq!(weights::to_vec(&net), Err(Error::NonFiniteWeight { layer: 7, tensor: "bias", index: 2 }));
 }
 
 /// Where `needle` starts in `haystack`.
@@ -454,7 +453,8 @@ fn the_conv_fingerprints_are_the_generators() {
     for (name, description, fingerprint) in
         [("conv2d", conv2d, Net2d::<f32>::fingerprint()), ("conv1d", conv1d, Net1d::<f64>::fingerprint())]
     {
-        let generated = u64::from_str_radix(reference("fingerprint", name).trim_start_matches("0x"), 16).unwrap();
+        let generated =
+            u64::from_str_radix(reference("fingerprint", name).trim_start_matches("0x"), 16).unwrap();
         assert_eq!(fnv1a64(description), generated, "{name}");
         assert_eq!(fingerprint, generated, "{name}: {fingerprint:#018x}");
     }
@@ -701,9 +701,21 @@ fn kinds() -> Vec<(LayerInfo, &'static str, &'static str, Vec<usize>, usize)> {
             vec![],
             0,
         ),
-        (info::<AvgPool2d<3, 3, 6, 9, 2, 3>>(), "AvgPool2d<3, 3, 6, 9, 2, 3>", "AvgPool2d(3,3,6,9);", vec![], 0),
+        (
+            info::<AvgPool2d<3, 3, 6, 9, 2, 3>>(),
+            "AvgPool2d<3, 3, 6, 9, 2, 3>",
+            "AvgPool2d(3,3,6,9);",
+            vec![],
+            0,
+        ),
         (info::<GlobalAvgPool1d<6, 10>>(), "GlobalAvgPool1d<6, 10>", "GlobalAvgPool1d(6,10);", vec![], 0),
-        (info::<GlobalAvgPool2d<6, 5, 7>>(), "GlobalAvgPool2d<6, 5, 7>", "GlobalAvgPool2d(6,5,7);", vec![], 0),
+        (
+            info::<GlobalAvgPool2d<6, 5, 7>>(),
+            "GlobalAvgPool2d<6, 5, 7>",
+            "GlobalAvgPool2d(6,5,7);",
+            vec![],
+            0,
+        ),
         (info::<Flatten1d<4, 5, 20>>(), "Flatten1d<4, 5, 20>", "Flatten1d(4,5);", vec![], 0),
         (info::<Flatten2d<16, 7, 7, 784>>(), "Flatten2d<16, 7, 7, 784>", "Flatten2d(16,7,7);", vec![], 0),
         (info::<Unflatten1d<20, 4, 5>>(), "Unflatten1d<20, 4, 5>", "Unflatten1d(4,5);", vec![], 0),
@@ -724,7 +736,11 @@ fn layer_info_display_spells_each_type() {
         assert_eq!(info.kind.name(), &spelling[..spelling.find('<').unwrap()]);
         let (dims, rank) = info.weight_shape();
         assert_eq!(&dims[..rank], &weight_shape[..], "{spelling}");
-        assert_eq!(info.weights(), weight_shape.iter().product::<usize>() * usize::from(rank > 0), "{spelling}");
+        assert_eq!(
+            info.weights(),
+            weight_shape.iter().product::<usize>() * usize::from(rank > 0),
+            "{spelling}"
+        );
         assert_eq!((info.biases(), info.has_params()), (biases, biases > 0), "{spelling}");
     }
 }

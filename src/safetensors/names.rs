@@ -100,7 +100,9 @@ impl Names<'_> {
     pub(super) fn check<M: Architecture>(self) -> Result<(), Error> {
         let (given, needed, twice) = match self {
             Names::Sequential => return Ok(()),
-            Names::Layers(prefixes) => (prefixes, layers_with_params::<M>(), "appears twice in Names::Layers"),
+            Names::Layers(prefixes) => {
+                (prefixes, layers_with_params::<M>(), "appears twice in Names::Layers")
+            }
             Names::Tensors(names) => (names, tensors::<M>(), "appears twice in Names::Tensors"),
         };
         if given.len() != needed {
