@@ -224,7 +224,7 @@ pub(super) fn for_each_expected<'a, M: Architecture>(
         if info.has_params() {
             let (dims, rank) = info.weight_shape();
             let mut weight = Shape::new(&[]);
-            for &d in &dims[..rank] {
+            for &d in dims.get(..rank).unwrap_or(&[]) {
                 weight.push(d as u64);
             }
             let bias = Shape::new(&[info.biases() as u64]);
