@@ -58,21 +58,23 @@ pub trait Model: Backward + Architecture + Layer {
 impl<M: Layer> Model for M {}
 
 /// A model's architecture, known from its type alone: its layers in forward
-/// order, each with its kind, sizes and activation.
+/// order (`Dense`, convolutions, pools and reshapes), each with its sizes
+/// and activation.
 ///
 /// Weight files use it to refuse weights written for a different network:
 /// [`fingerprint`](Architecture::fingerprint) hashes the description, and the
-/// safetensors names and shapes come from it. Every layer and every
-/// tuple of models implements it; nested tuples are flattened, so
-/// `((A, B), C)` and `(A, B, C)` describe the same network.
+/// safetensors names and shapes come from it. Every layer and every tuple of
+/// models implements it; nested tuples are flattened, so `((A, B), C)` and
+/// `(A, B, C)` describe the same network.
 ///
 /// # Contract
 ///
-/// The layers [`for_each_layer`](Architecture::for_each_layer) reports
-/// with parameters ([`LayerInfo::has_params`]) own, in order, two tensors
-/// each in [`Params::visit`] order: its weights (shape
-/// [`LayerInfo::weight_shape`], row-major, PyTorch's layout) and its bias
-/// ([`LayerInfo::biases`] values). Layers without parameters own none.
+/// Each layer reported by [`for_each_layer`](Architecture::for_each_layer)
+/// that [has parameters](LayerInfo::has_params) owns two parameter tensors
+/// in [`Params::visit`] order: its weights
+/// ([`weight_shape`](LayerInfo::weight_shape), flattened row-major), then
+/// its bias ([`biases`](LayerInfo::biases) long). The `j`-th such layer owns
+/// tensors `2j` and `2j + 1`; layers without parameters own none.
 ///
 /// ```
 /// use backprop::prelude::*;
@@ -84,28 +86,52 @@ impl<M: Layer> Model for M {}
 /// assert_eq!(Net::LAYERS, 2);
 /// // FNV-1a 64 of "Dense(2,16,Tanh);Dense(16,1,Sigmoid);"
 /// assert_eq!(Net::fingerprint(), 0xfb6d_8d44_206e_df23);
+///
+/// type Cnn = (
+///     Unflatten2d<64, 1, 8, 8>,
+///     Conv2d<1, 4, 3, 1, 1, 8, 8, 8, 8, ReLU>,
+///     MaxPool2d<4, 2, 8, 8, 4, 4>,
+///     Flatten2d<4, 4, 4, 64>,
+///     Dense<64, 10, Identity>,
+/// );
+/// let mut layers = Vec::new();
+/// Cnn::for_each_layer(&mut |layer| layers.push((layer.to_string(), layer.has_params())));
+/// assert_eq!(layers[1], ("Conv2d<1, 4, 3, 1, 1, 8, 8, 8, 8, ReLU>".to_string(), true));
+/// assert_eq!(layers[2], ("MaxPool2d<4, 2, 8, 8, 4, 4>".to_string(), false));
+/// assert_eq!(Cnn::LAYERS, 5);
 /// ```
 pub trait Architecture: Params {
-    /// The number of layers (of every kind, pools and reshapes included),
-    /// counting inside nested tuples.
+    /// The number of layers of every kind (pools and reshapes too), counting
+    /// inside nested tuples.
     const LAYERS: usize;
 
-    /// Calls `f` with each layer's description, in forward order.
+    /// Calls `f` with each layer's description, in forward order: every
+    /// layer, with parameters or without.
     fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F);
 
     /// A 64-bit fingerprint of the architecture: FNV-1a 64 over the canonical
     /// description, which is, for each layer in order, its kind's name, the
-    /// sizes its type names (without the output sizes, which follow from
-    /// them) and, for `Dense` and the convolutions, the activation's name:
-    /// `Dense(<inputs>,<outputs>,<activation NAME>);`,
-    /// `Conv2d(<in>,<out>,<kernel>,<stride>,<padding>,<height>,<width>,<activation>);`,
-    /// `MaxPool2d(<channels>,<kernel>,<height>,<width>);`, ..., in ASCII with
-    /// decimal sizes and no spaces (`Dense(2,16,Tanh);Dense(16,1,Sigmoid);`).
+    /// sizes its type spells except the output sizes, and for a `Dense` or a
+    /// convolution its activation's [`NAME`](crate::activation::Activation::NAME),
+    /// in ASCII with decimal sizes, separated by commas, no spaces:
     ///
+    /// | layer | description |
+    /// |---|---|
+    /// | `Dense<2, 16, Tanh>` | `Dense(2,16,Tanh);` |
+    /// | `Conv1d<CI, CO, K, S, P, L, LO, A>` | `Conv1d(CI,CO,K,S,P,L,A);` |
+    /// | `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>` | `Conv2d(1,8,3,1,1,28,28,ReLU);` |
+    /// | `MaxPool1d<C, K, L, LO>`, `AvgPool1d<..>` | `MaxPool1d(C,K,L);`, `AvgPool1d(C,K,L);` |
+    /// | `MaxPool2d<8, 2, 28, 28, 14, 14>`, `AvgPool2d<..>` | `MaxPool2d(8,2,28,28);`, `AvgPool2d(..);` |
+    /// | `GlobalAvgPool1d<C, L>`, `GlobalAvgPool2d<C, H, W>` | `GlobalAvgPool1d(C,L);`, `GlobalAvgPool2d(C,H,W);` |
+    /// | `Flatten1d<C, L, N>`, `Flatten2d<16, 7, 7, 784>` | `Flatten1d(C,L);`, `Flatten2d(16,7,7);` |
+    /// | `Unflatten1d<N, C, L>`, `Unflatten2d<784, 1, 28, 28>` | `Unflatten1d(C,L);`, `Unflatten2d(1,28,28);` |
+    ///
+    /// A net of `Dense` layers alone is `Dense(2,16,Tanh);Dense(16,1,Sigmoid);`.
     /// The scalar type is not part of it (weight files store it separately).
     /// Computed without allocation; two architectures that differ in any
-    /// width, activation or the number of layers get different descriptions,
-    /// so equal fingerprints mean equal architectures up to a 2⁻⁶⁴ chance.
+    /// size, stride, padding, kind of layer, activation or the number of
+    /// layers get different descriptions, so equal fingerprints mean equal
+    /// architectures up to a 2⁻⁶⁴ chance.
     ///
     /// # Math
     ///
