@@ -2,9 +2,10 @@
 //!
 //! # The idea
 //!
-//! A network is written as a type: a tuple of layers, each a
-//! [`Dense<IN, OUT, Activation>`](Dense). The compiler checks that every
-//! layer's input width equals the previous layer's output width, that inputs
+//! A network is written as a type: a tuple of layers, such as
+//! [`Dense<IN, OUT, Activation>`](Dense) or the convolutions and pools of
+//! [`conv`]. The compiler checks that every layer's input shape equals the
+//! previous layer's output shape, that inputs
 //! and targets have the right widths, and then turns the forward and backward
 //! passes into straight-line code over fixed-size arrays. There are no shape
 //! checks at run time, because there are no shapes at run time, and the
@@ -152,10 +153,10 @@
 //!
 //! | what | items |
 //! |---|---|
-//! | layers | **[`Dense<IN, OUT, A, T>`](Dense)** (`new`, `random_with`, `affine`) and its [`DenseTape`]; tuples of up to 12 models, nested freely ([`chain`]); `Box<M>` ([`boxed`]) |
+//! | layers | **[`Dense<IN, OUT, A, T>`](Dense)** (`new`, `random_with`, `affine`) and its [`DenseTape`]; the convolutional layers of [`conv`]: **[`Conv1d`]**, **[`Conv2d`]** (`new`, `random_with`), **[`MaxPool1d`]**, **[`AvgPool1d`]**, **[`MaxPool2d`]**, **[`AvgPool2d`]**, **[`GlobalAvgPool1d`]**, **[`GlobalAvgPool2d`]**, **[`Flatten1d`]**, **[`Flatten2d`]**, **[`Unflatten1d`]**, **[`Unflatten2d`]**, with [`conv::out_len`] and the tensor aliases [`conv::Sequence`], [`conv::Image`]; tuples of up to 12 models, nested freely ([`chain`]); `Box<M>` ([`boxed`]) |
 //! | making a model | **[`Model::init`]** (the one way to draw a fresh model); [`Params::zeroed`] (the all-zero value gradients start from); [`Dense::new`] for given weights |
 //! | running it | **[`Forward`]** (`forward`), **[`Backward`]** (`forward_tape`, `backward`, `backward_params`), **[`Infer`]** (`predict`, `predict_into`, `classify`, `accuracy`, `evaluate`) |
-//! | its parameters | **[`Params`]** (`PARAMS`, `zeroed`, `visit`, `for_each_tensor`, `fill_zero`, `scale`, `param`, `set_param`); **[`Architecture`]** and [`LayerInfo`] (the layers a type describes, its fingerprint); [`Model::BYTES`], [`Model::TAPE_BYTES`] |
+//! | its parameters | **[`Params`]** (`PARAMS`, `zeroed`, `visit`, `for_each_tensor`, `fill_zero`, `scale`, `param`, `set_param`); **[`Architecture`]**, [`LayerInfo`] and [`LayerKind`] (the layers a type describes, its fingerprint); [`Model::BYTES`], [`Model::TAPE_BYTES`] |
 //! | activations | [`activation`]: `Identity`, `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softplus`, `Gelu`, `GeluErf`, `SiLU`, `Elu`, and the [`Activation`](activation::Activation) trait |
 //! | losses | [`loss`]: `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy`, `BceWithLogits`, `SoftmaxCrossEntropy`, the [`Loss`](loss::Loss) trait, `softmax`, `argmax`; every entry point takes the loss by reference |
 //! | optimizers | [`optim`]: `Sgd` (→ `SgdMomentum`), `Adam`, `AdamW`, `RmsProp`, each generic over the model it steps; the [`Optimizer`](optim::Optimizer) trait (`step`, `step_with_rate`) |

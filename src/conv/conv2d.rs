@@ -45,7 +45,7 @@ use rand::Rng;
 /// the last over the terms whose output position is whole and inside the
 /// output: at stride 1, the full correlation of `δ` with the kernel flipped
 /// in both directions. The functions are
-/// [`correlate`](self::kernels) (forward), `parameter_gradients` and
+/// `correlate` (forward), `parameter_gradients` and
 /// `input_gradient` in `src/conv/kernels.rs`.
 ///
 /// # Example

@@ -10,7 +10,7 @@
 //! `C` channels and length `L` is `[[T; L]; C]` (`x[c][t]`), an image of `C`
 //! channels, `H` rows and `W` columns is `[[[T; W]; H]; C]` (`x[c][row][col]`).
 //! Models take and return flat rows `[T; N]` (what [`fit`](crate::Train::fit),
-//! [`Samples`](crate::samples::Samples) and the losses work with), so a
+//! [`samples`](crate::samples) and the losses work with), so a
 //! convolutional model starts with an [`Unflatten2d`] (PyTorch's
 //! `nn.Unflatten(1, (C, H, W))`) and ends with a [`Flatten2d`] into a
 //! [`Dense`](crate::Dense):
