@@ -277,10 +277,11 @@ fn a_boxed_w6_net_is_made_and_run_on_a_two_mebibyte_stack() {
 }
 
 /// The per-sample path keeps a sample's tensors and tape on the stack. W6's
-/// tape is 95 KiB (`TAPE_BYTES`), and a training step of it was measured to
-/// need 3.2 MiB of stack in a debug build and 1.05 MiB in release
-/// (forward alone 1.0 and 0.46 MiB) on x86-64: more than a 2 MiB test
-/// thread in debug, so the tests that train W6 run on an 8 MiB thread.
+/// tape is 95 KiB (`TAPE_BYTES`), and a training step of one sample was
+/// measured to need 3.0 MiB of stack in a debug build and 1.05 MiB in
+/// release (`forward_tape` 2.0 and 0.62 MiB, `forward` 0.84 and 0.46 MiB) on
+/// x86-64 with AVX2: more than a 2 MiB test thread in debug, so the tests
+/// that train W6 run on an 8 MiB thread.
 const TRAINING_STACK_MIB: usize = 8;
 
 #[test]
