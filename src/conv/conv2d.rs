@@ -124,21 +124,53 @@ impl<
         self.bias = [T::zero(); CO];
     }
 
+    /// `f(z)` of one sample, for the pre-activation `z`.
+    #[inline(always)]
+    fn correlate(&self, x: &Image<CI, H, W, T>, f: impl Fn(T) -> T + Copy) -> Image<CO, HO, WO, T> {
+        let () = Self::SHAPE;
+        let mut z = [[[T::zero(); WO]; HO]; CO];
+        let x = x.as_flattened().as_flattened();
+        if simd::WIDE_CPU {
+            // The weights as one row of CO channels per tap (i, kr, kc).
+            let w = &self.weights;
+            let by_tap: [[[[T; CO]; K]; K]; CI] = core::array::from_fn(|i| {
+                core::array::from_fn(|kr| {
+                    core::array::from_fn(|kc| core::array::from_fn(|o| w[o][i][kr][kc]))
+                })
+            });
+            let by_tap = by_tap.as_flattened().as_flattened();
+            kernels::correlate_by_channels(
+                Self::GEOMETRY,
+                x,
+                by_tap,
+                &self.bias,
+                z.as_flattened_mut().as_flattened_mut(),
+                f,
+            );
+        } else {
+            let weights = self.weights.as_flattened().as_flattened().as_flattened();
+            kernels::correlate(
+                Self::GEOMETRY,
+                x,
+                weights,
+                &self.bias,
+                z.as_flattened_mut().as_flattened_mut(),
+            );
+            for v in z.as_flattened_mut().as_flattened_mut() {
+                *v = f(*v);
+            }
+        }
+        z
+    }
+
     /// The forward pass of one sample: `(z, a)`.
     #[inline(always)]
     fn forward_sample(&self, x: &Image<CI, H, W, T>) -> (Image<CO, HO, WO, T>, Image<CO, HO, WO, T>) {
-        let () = Self::SHAPE;
-        let mut z = [[[T::zero(); WO]; HO]; CO];
-        kernels::correlate(
-            Self::GEOMETRY,
-            x.as_flattened().as_flattened(),
-            self.weights.as_flattened().as_flattened().as_flattened(),
-            &self.bias,
-            z.as_flattened_mut().as_flattened_mut(),
-        );
-        let mut a = z;
-        for v in a.as_flattened_mut().as_flattened_mut() {
-            *v = A::f(*v); // a = f(z)
+        let z = self.correlate(x, |z| z);
+        let mut a = [[[T::zero(); WO]; HO]; CO];
+        let z_flat = z.as_flattened().as_flattened();
+        for (a, &z) in a.as_flattened_mut().as_flattened_mut().iter_mut().zip(z_flat) {
+            *a = A::f(z); // a = f(z)
         }
         (z, a)
     }
@@ -235,7 +267,7 @@ impl<
 {
     #[inline(always)]
     fn forward_in<I: simd::Isa>(&self, _isa: I, x: &Self::Input) -> Self::Output {
-        self.forward_sample(x).1
+        self.correlate(x, A::f) // a = f(z)
     }
 
     #[inline(always)]

@@ -6,7 +6,19 @@
 //! Every sum runs in a fixed order (input channel, kernel row, kernel
 //! column, then output row and column), so the results have the same bits
 //! on every platform; the loops that vectorise do so across output
-//! positions, which are independent, never by reordering a sum.
+//! positions or output channels, which are independent, never by
+//! reordering a sum.
+//!
+//! The forward correlation has two forms that compute the same bits:
+//! [`correlate`], one output channel at a time with whole-row updates of
+//! `z` in memory (small code, no extra memory: the form for
+//! microcontrollers), and [`correlate_by_channels`], for desktop CPUs
+//! ([`WIDE_CPU`](crate::simd::WIDE_CPU)), which keeps a block of outputs in
+//! registers for the whole sum: up to 16 output channels (the SIMD lanes)
+//! at up to 8 neighbouring positions of a row, each weight vector loaded
+//! once per block and each input value once per position and tap. It reads
+//! the weights transposed to `[tap][output channel]`, so that a tap's
+//! weights for a block of channels are contiguous.
 
 use num_traits::Float;
 
@@ -69,6 +81,170 @@ pub(crate) fn correlate<T: Float>(g: Geometry, x: &[T], weights: &[T], bias: &[T
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The columns `c` of an output row whose whole window lies inside the
+/// input (`0 ≤ c·s − pw` and `c·s + kw − 1 − pw < w`): `lo..hi`, where no
+/// kernel column reads the padding.
+#[inline(always)]
+fn inside_columns(g: Geometry) -> (usize, usize) {
+    let lo = g.pw.div_ceil(g.s);
+    let hi = if g.w + g.pw >= g.kw { ((g.w + g.pw - g.kw) / g.s + 1).min(g.wo) } else { 0 };
+    (lo, hi.max(lo))
+}
+
+/// [`correlate`] with the output channels in SIMD lanes, for desktop CPUs,
+/// and `f` applied to each `z` as it is stored: the same sums, each in the
+/// same order, so the same bits.
+///
+/// `by_tap` holds the weights transposed, one row of `CO` output channels
+/// per tap: `by_tap[(i·kh + kr)·kw + kc][o] = W_{o,i,kr,kc}`. The output
+/// channels go in blocks of 16, then 8, 4 and single channels; a block
+/// computes its `z_{o,r,c}` for several positions `c` of a row at once
+/// where the window lies inside the input (no tap needs a bounds test),
+/// and one position at a time at the padded edges.
+#[inline(always)]
+pub(crate) fn correlate_by_channels<T: Float, const CO: usize>(
+    g: Geometry,
+    x: &[T],
+    by_tap: &[[T; CO]],
+    bias: &[T; CO],
+    z: &mut [T],
+    f: impl Fn(T) -> T + Copy,
+) {
+    let mut o = 0;
+    while o + 16 <= CO {
+        channel_block::<T, CO, 16, 4>(g, x, by_tap, bias, o, z, f);
+        o += 16;
+    }
+    if o + 8 <= CO {
+        channel_block::<T, CO, 8, 8>(g, x, by_tap, bias, o, z, f);
+        o += 8;
+    }
+    if o + 4 <= CO {
+        channel_block::<T, CO, 4, 8>(g, x, by_tap, bias, o, z, f);
+        o += 4;
+    }
+    while o < CO {
+        channel_block::<T, CO, 1, 8>(g, x, by_tap, bias, o, z, f);
+        o += 1;
+    }
+}
+
+/// `CB` lanes of a row of `by_tap`, from output channel `o0` on.
+#[inline(always)]
+fn lanes<T: Float, const CO: usize, const CB: usize>(row: &[T; CO], o0: usize) -> [T; CB] {
+    match row.get(o0..o0 + CB) {
+        Some(w) => core::array::from_fn(|v| w[v]),
+        None => [T::zero(); CB],
+    }
+}
+
+/// The input row `y` read by kernel row `kr` of input channel `i` for
+/// output row `r`, and that kernel row's taps, if the row is inside the
+/// input.
+#[inline(always)]
+fn row_taps<T, const CO: usize>(
+    g: Geometry,
+    by_tap: &[[T; CO]],
+    r: usize,
+    i: usize,
+    kr: usize,
+) -> Option<(usize, &[[T; CO]])> {
+    let (r_lo, r_hi) = span(kr, g.ph, g.s, g.h, g.ho);
+    if r < r_lo || r >= r_hi {
+        return None; // the row is padding
+    }
+    let taps = by_tap.get((i * g.kh + kr) * g.kw..(i * g.kh + kr + 1) * g.kw)?;
+    Some((r * g.s + kr - g.ph, taps))
+}
+
+/// Stores `f(acc)` into position `(r, c)` of the block's `CB` channels
+/// (`z` holds those channels only).
+#[inline(always)]
+fn store<T: Float, const CB: usize>(
+    g: Geometry,
+    z: &mut [T],
+    r: usize,
+    c: usize,
+    acc: &[T; CB],
+    f: &impl Fn(T) -> T,
+) {
+    for (v, &a) in acc.iter().enumerate() {
+        if let Some(slot) = z.get_mut((v * g.ho + r) * g.wo + c) {
+            *slot = f(a);
+        }
+    }
+}
+
+/// `f(z)` of the `CB` output channels `o0..o0 + CB` (see
+/// [`correlate_by_channels`]), `PB` positions at a time where the window
+/// lies inside the input.
+#[inline(always)]
+fn channel_block<T: Float, const CO: usize, const CB: usize, const PB: usize>(
+    g: Geometry,
+    x: &[T],
+    by_tap: &[[T; CO]],
+    bias: &[T; CO],
+    o0: usize,
+    z: &mut [T],
+    f: impl Fn(T) -> T,
+) {
+    let plane = g.ho * g.wo;
+    let b: [T; CB] = lanes(bias, o0);
+    let Some(z) = z.get_mut(o0 * plane..(o0 + CB) * plane) else { return };
+    let (c_lo, c_hi) = inside_columns(g);
+    for r in 0..g.ho {
+        let mut c = 0;
+        while c < g.wo {
+            if c >= c_lo && c + PB <= c_hi {
+                // PB positions whose taps all read inside the row.
+                let mut acc = [b; PB];
+                for (i, x_i) in x.chunks_exact(g.h * g.w).enumerate() {
+                    for kr in 0..g.kh {
+                        let Some((y, taps)) = row_taps(g, by_tap, r, i, kr) else { continue };
+                        let first = y * g.w + c * g.s - g.pw;
+                        let Some(window) = x_i.get(first..first + (PB - 1) * g.s + g.kw) else { continue };
+                        for (kc, tap) in taps.iter().enumerate() {
+                            let w: [T; CB] = lanes(tap, o0);
+                            for (p, acc) in acc.iter_mut().enumerate() {
+                                let x = window[p * g.s + kc];
+                                for (a, &w) in acc.iter_mut().zip(&w) {
+                                    *a = *a + w * x; // z_{o,r,c+p} += W_{o,i,kr,kc} · x_{i,y,(c+p)·s+kc−pw}
+                                }
+                            }
+                        }
+                    }
+                }
+                for (p, acc) in acc.iter().enumerate() {
+                    store(g, z, r, c + p, acc, &f);
+                }
+                c += PB;
+            } else {
+                // One position, with a bounds test per tap.
+                let (mut acc, first) = (b, (c * g.s) as isize - g.pw as isize);
+                for (i, x_i) in x.chunks_exact(g.h * g.w).enumerate() {
+                    for kr in 0..g.kh {
+                        let Some((y, taps)) = row_taps(g, by_tap, r, i, kr) else { continue };
+                        let x_row = &x_i[y * g.w..][..g.w];
+                        for (kc, tap) in taps.iter().enumerate() {
+                            let Some(&x) =
+                                usize::try_from(first + kc as isize).ok().and_then(|col| x_row.get(col))
+                            else {
+                                continue; // the column is padding
+                            };
+                            let w: [T; CB] = lanes(tap, o0);
+                            for (a, &w) in acc.iter_mut().zip(&w) {
+                                *a = *a + w * x;
+                            }
+                        }
+                    }
+                }
+                store(g, z, r, c, &acc, &f);
+                c += 1;
             }
         }
     }
@@ -160,9 +336,56 @@ pub(crate) fn input_gradient<T: Float>(g: Geometry, weights: &[T], delta: &[T], 
 
 #[cfg(test)]
 mod tests {
-    use super::span;
+    use super::{correlate, correlate_by_channels, span, Geometry};
     extern crate alloc;
     use alloc::vec::Vec;
+
+    /// `n` values in [-1, 1) from a fixed sequence.
+    fn values(seed: u32, n: usize) -> Vec<f32> {
+        let mut state = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+            })
+            .collect()
+    }
+
+    /// The two forms of the forward correlation (the microcontrollers' and
+    /// the desktop CPUs') give the same bits, `f32`.
+    fn same_bits<const CO: usize>(g: Geometry) {
+        let taps = g.ci * g.kh * g.kw;
+        let x = values(1, g.ci * g.h * g.w);
+        let weights = values(2, CO * taps);
+        let bias: [f32; CO] = core::array::from_fn(|o| values(3, CO)[o]);
+        let by_tap: Vec<[f32; CO]> =
+            (0..taps).map(|t| core::array::from_fn(|o| weights[o * taps + t])).collect();
+        let mut z = alloc::vec![0.0; CO * g.ho * g.wo];
+        correlate(g, &x, &weights, &bias, &mut z);
+        let mut z_by_channels = alloc::vec![f32::NAN; CO * g.ho * g.wo];
+        correlate_by_channels(g, &x, &by_tap, &bias, &mut z_by_channels, |v| v);
+        let bits = |z: &[f32]| z.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&z), bits(&z_by_channels), "{:?}", (g.ci, CO, g.kh, g.kw, g.s, g.ph, g.pw, g.h, g.w));
+    }
+
+    fn geometry(ci: usize, k: usize, s: usize, p: usize, h: usize, w: usize) -> Geometry {
+        let out = |n: usize| (n + 2 * p - k) / s + 1;
+        Geometry { ci, kh: k, kw: k, s, ph: p, pw: p, h, w, ho: out(h), wo: out(w) }
+    }
+
+    #[test]
+    fn both_forward_forms_give_the_same_bits() {
+        same_bits::<8>(geometry(1, 3, 1, 1, 28, 28));
+        same_bits::<16>(geometry(8, 3, 1, 1, 14, 14));
+        same_bits::<29>(geometry(3, 3, 1, 1, 7, 9));
+        same_bits::<13>(geometry(2, 4, 2, 2, 9, 6));
+        same_bits::<5>(geometry(2, 5, 3, 1, 11, 17));
+        same_bits::<20>(geometry(1, 2, 1, 0, 5, 21));
+        // 1-d: one row, a 1 × K kernel.
+        same_bits::<12>(Geometry { ci: 3, kh: 1, kw: 5, s: 2, ph: 0, pw: 2, h: 1, w: 33, ho: 1, wo: 17 });
+    }
 
     /// `span` against its definition, by enumeration.
     #[test]

@@ -125,19 +125,17 @@ pub struct GlobalAvgPool1d<const C: usize, const L: usize, T = f32>(PhantomData<
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GlobalAvgPool2d<const C: usize, const H: usize, const W: usize, T = f32>(PhantomData<T>);
 
-/// The argmax of one 1-d window `x[t·k .. t·k + k]`, as an offset in it:
-/// the first maximum, or the last NaN (PyTorch's rule: a value replaces the
-/// best so far if it is greater or NaN).
+/// One step of a max pool's running argmax over a row of windows: where
+/// the window's next value `v` (offset `j` in the window) is greater than
+/// the best so far or NaN, it becomes the best (PyTorch's rule, which
+/// keeps the first maximum, or the last NaN). `best` starts at `-∞`, `at`
+/// at 0. Without branches, so that the compiler runs it over many windows
+/// at once (the windows of a row are independent).
 #[inline(always)]
-fn argmax<T: Float>(window: impl Iterator<Item = T>) -> (T, u32) {
-    let (mut best, mut at) = (T::neg_infinity(), 0u32);
-    for (j, v) in window.enumerate() {
-        if v > best || v.is_nan() {
-            best = v;
-            at = j as u32;
-        }
-    }
-    (best, at)
+fn take_if_greater<T: Float>(best: &mut T, at: &mut u32, v: T, j: u32) {
+    let take = v > *best || v.is_nan();
+    *best = if take { v } else { *best };
+    *at = if take { j } else { *at };
 }
 
 impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> MaxPool1d<C, K, L, LO, T> {
@@ -155,11 +153,14 @@ impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> 
     #[inline(always)]
     fn run(&self, x: &[[T; L]; C]) -> ([[T; LO]; C], [[u32; LO]; C]) {
         let () = Self::SHAPE;
-        let mut y = [[T::zero(); LO]; C];
+        let mut y = [[T::neg_infinity(); LO]; C];
         let mut won = [[0u32; LO]; C];
         for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
-            for ((y, won), window) in y.iter_mut().zip(won.iter_mut()).zip(x.chunks_exact(K)) {
-                (*y, *won) = argmax(window.iter().copied());
+            // The j-th value of every window of the channel, j in window order.
+            for j in 0..K {
+                for (t, (best, at)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
+                    take_if_greater(best, at, x[t * K + j], j as u32);
+                }
             }
         }
         (y, won)
@@ -241,14 +242,18 @@ impl<
     #[inline(always)]
     fn run(&self, x: &Image<C, H, W, T>) -> (Image<C, HO, WO, T>, Image<C, HO, WO, u32>) {
         let () = Self::SHAPE;
-        let mut y = [[[T::zero(); WO]; HO]; C];
+        let mut y = [[[T::neg_infinity(); WO]; HO]; C];
         let mut won = [[[0u32; WO]; HO]; C];
         for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
             for ((y, won), rows) in y.iter_mut().zip(won.iter_mut()).zip(x.chunks_exact(K)) {
-                for (q, (y, won)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
-                    // The window's values in row-major order.
-                    let window = rows.iter().flat_map(|row| row.iter().skip(q * K).take(K).copied());
-                    (*y, *won) = argmax(window);
+                // The window's values in row-major order (i, j), each step
+                // over every window of the output row.
+                for (i, row) in rows.iter().enumerate() {
+                    for j in 0..K {
+                        for (q, (best, at)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
+                            take_if_greater(best, at, row[q * K + j], (i * K + j) as u32);
+                        }
+                    }
                 }
             }
         }
@@ -300,9 +305,17 @@ impl<
         let mut y = [[[T::zero(); WO]; HO]; C];
         for (y, x) in y.iter_mut().zip(x) {
             for (y, rows) in y.iter_mut().zip(x.chunks_exact(K)) {
-                for (q, y) in y.iter_mut().enumerate() {
-                    let window = rows.iter().flat_map(|row| row.iter().skip(q * K).take(K));
-                    *y = window.fold(T::zero(), |s, &v| s + v) / size;
+                // Each window's sum in row-major order, 0 + x_0 + x_1 + ...,
+                // each step over every window of the output row.
+                for row in rows {
+                    for j in 0..K {
+                        for (q, y) in y.iter_mut().enumerate() {
+                            *y = *y + row[q * K + j];
+                        }
+                    }
+                }
+                for y in y.iter_mut() {
+                    *y = *y / size;
                 }
             }
         }
