@@ -167,14 +167,41 @@ impl<
         for ((d, &z), &a) in delta.as_flattened_mut().iter_mut().zip(z).zip(a) {
             *d = *d * A::df(z, a);
         }
+        if simd::WIDE_CPU {
+            // δ by position and the gradients by tap, output channels last.
+            let by_position: [[T; CO]; LO] = core::array::from_fn(|t| core::array::from_fn(|o| delta[o][t]));
+            let g = &grads.weights;
+            let mut d_by_tap: [[[T; CO]; K]; CI] = core::array::from_fn(|i| {
+                core::array::from_fn(|kc| {
+                    core::array::from_fn(|o| if WRITE { T::zero() } else { g[o][i][kc] })
+                })
+            });
+            let mut d_bias = if WRITE { [T::zero(); CO] } else { grads.bias };
+            kernels::parameter_gradients_by_channels(
+                Self::GEOMETRY,
+                tape.input.as_flattened(),
+                &by_position,
+                d_by_tap.as_flattened_mut(),
+                &mut d_bias,
+            );
+            for (o, g) in grads.weights.iter_mut().enumerate() {
+                for (i, g) in g.iter_mut().enumerate() {
+                    for (kc, g) in g.iter_mut().enumerate() {
+                        *g = d_by_tap[i][kc][o];
+                    }
+                }
+            }
+            grads.bias = d_bias;
+        } else {
+            kernels::parameter_gradients::<T, WRITE>(
+                Self::GEOMETRY,
+                tape.input.as_flattened(),
+                delta.as_flattened(),
+                grads.weights.as_flattened_mut().as_flattened_mut(),
+                &mut grads.bias,
+            );
+        }
         let delta = delta.as_flattened();
-        kernels::parameter_gradients::<T, WRITE>(
-            Self::GEOMETRY,
-            tape.input.as_flattened(),
-            delta,
-            grads.weights.as_flattened_mut().as_flattened_mut(),
-            &mut grads.bias,
-        );
         let mut d_x = [[T::zero(); L]; CI];
         if INPUT_GRADIENT {
             kernels::input_gradient(

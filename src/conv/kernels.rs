@@ -294,6 +294,82 @@ pub(crate) fn parameter_gradients<T: Float, const WRITE: bool>(
     }
 }
 
+/// [`parameter_gradients`] with the output channels in SIMD lanes, for
+/// desktop CPUs: the same sums, each in the same order (the positions in
+/// row-major order), so the same bits.
+///
+/// `delta` holds `δ` by position, `delta[r·wo + c][o] = δ_{o,r,c}`;
+/// `d_by_tap` (one row of `CO` channels per tap, as in
+/// [`correlate_by_channels`]) and `d_bias` hold the values to add to and
+/// receive the sums. Each tap's sums for `IB` input channels at once run
+/// side by side (independent chains of additions), each position's `δ`
+/// vector loaded once for them.
+#[inline(always)]
+pub(crate) fn parameter_gradients_by_channels<T: Float, const CO: usize>(
+    g: Geometry,
+    x: &[T],
+    delta: &[[T; CO]],
+    d_by_tap: &mut [[T; CO]],
+    d_bias: &mut [T; CO],
+) {
+    for d in delta {
+        for (b, &d) in d_bias.iter_mut().zip(d) {
+            *b = *b + d; // ∂L/∂b_o += δ_{o,r,c}
+        }
+    }
+    let mut i = 0;
+    while i + 4 <= g.ci {
+        tap_gradients::<T, CO, 4>(g, x, delta, d_by_tap, i);
+        i += 4;
+    }
+    while i < g.ci {
+        tap_gradients::<T, CO, 1>(g, x, delta, d_by_tap, i);
+        i += 1;
+    }
+}
+
+/// `∂L/∂W_{o,i,kr,kc} += Σ_{r,c} δ_{o,r,c} · x_{i, r·s + kr − ph, c·s + kc − pw}`
+/// for the input channels `i0..i0 + IB`, every tap, every output channel.
+#[inline(always)]
+fn tap_gradients<T: Float, const CO: usize, const IB: usize>(
+    g: Geometry,
+    x: &[T],
+    delta: &[[T; CO]],
+    d_by_tap: &mut [[T; CO]],
+    i0: usize,
+) {
+    let tap = |i: usize, kr: usize, kc: usize| (i * g.kh + kr) * g.kw + kc;
+    for kr in 0..g.kh {
+        let (r_lo, r_hi) = span(kr, g.ph, g.s, g.h, g.ho);
+        for kc in 0..g.kw {
+            let (c_lo, c_hi) = span(kc, g.pw, g.s, g.w, g.wo);
+            let mut acc: [[T; CO]; IB] = core::array::from_fn(|b| {
+                d_by_tap.get(tap(i0 + b, kr, kc)).copied().unwrap_or([T::zero(); CO])
+            });
+            for r in r_lo..r_hi {
+                let y = r * g.s + kr - g.ph;
+                let first = c_lo * g.s + kc - g.pw;
+                let rows: [&[T]; IB] =
+                    core::array::from_fn(|b| x.get(((i0 + b) * g.h + y) * g.w + first..).unwrap_or(&[]));
+                let Some(d_row) = delta.get(r * g.wo + c_lo..r * g.wo + c_hi) else { continue };
+                for (k, d) in d_row.iter().enumerate() {
+                    for (acc, row) in acc.iter_mut().zip(&rows) {
+                        let Some(&x) = row.get(k * g.s) else { continue };
+                        for (a, &d) in acc.iter_mut().zip(d) {
+                            *a = *a + d * x;
+                        }
+                    }
+                }
+            }
+            for (b, acc) in acc.into_iter().enumerate() {
+                if let Some(slot) = d_by_tap.get_mut(tap(i0 + b, kr, kc)) {
+                    *slot = acc;
+                }
+            }
+        }
+    }
+}
+
 /// The input gradient from `δ = ∂L/∂z`:
 ///
 /// ```text
@@ -353,8 +429,9 @@ mod tests {
             .collect()
     }
 
-    /// The two forms of the forward correlation (the microcontrollers' and
-    /// the desktop CPUs') give the same bits, `f32`.
+    /// The two forms of the forward correlation and of the parameter
+    /// gradients (the microcontrollers' and the desktop CPUs') give the
+    /// same bits, `f32`.
     fn same_bits<const CO: usize>(g: Geometry) {
         let taps = g.ci * g.kh * g.kw;
         let x = values(1, g.ci * g.h * g.w);
@@ -367,7 +444,24 @@ mod tests {
         let mut z_by_channels = alloc::vec![f32::NAN; CO * g.ho * g.wo];
         correlate_by_channels(g, &x, &by_tap, &bias, &mut z_by_channels, |v| v);
         let bits = |z: &[f32]| z.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&z), bits(&z_by_channels), "{:?}", (g.ci, CO, g.kh, g.kw, g.s, g.ph, g.pw, g.h, g.w));
+        let sizes = (g.ci, CO, g.kh, g.kw, g.s, g.ph, g.pw, g.h, g.w);
+        assert_eq!(bits(&z), bits(&z_by_channels), "forward {sizes:?}");
+
+        // The parameter gradients, added to earlier values.
+        let delta = values(4, CO * g.ho * g.wo);
+        let mut d_weights = values(5, CO * taps);
+        let mut d_bias: [f32; CO] = core::array::from_fn(|o| values(6, CO)[o]);
+        let mut d_by_tap: Vec<[f32; CO]> =
+            (0..taps).map(|t| core::array::from_fn(|o| d_weights[o * taps + t])).collect();
+        let mut d_bias_by_channels = d_bias;
+        let plane = g.ho * g.wo;
+        let by_position: Vec<[f32; CO]> =
+            (0..plane).map(|k| core::array::from_fn(|o| delta[o * plane + k])).collect();
+        super::parameter_gradients::<f32, false>(g, &x, &delta, &mut d_weights, &mut d_bias);
+        super::parameter_gradients_by_channels(g, &x, &by_position, &mut d_by_tap, &mut d_bias_by_channels);
+        let transposed: Vec<f32> = (0..CO).flat_map(|o| d_by_tap.iter().map(move |t| t[o])).collect();
+        assert_eq!(bits(&d_weights), bits(&transposed), "weight gradients {sizes:?}");
+        assert_eq!(bits(&d_bias), bits(&d_bias_by_channels), "bias gradients {sizes:?}");
     }
 
     fn geometry(ci: usize, k: usize, s: usize, p: usize, h: usize, w: usize) -> Geometry {
@@ -376,7 +470,7 @@ mod tests {
     }
 
     #[test]
-    fn both_forward_forms_give_the_same_bits() {
+    fn both_forms_give_the_same_bits() {
         same_bits::<8>(geometry(1, 3, 1, 1, 28, 28));
         same_bits::<16>(geometry(8, 3, 1, 1, 14, 14));
         same_bits::<29>(geometry(3, 3, 1, 1, 7, 9));
