@@ -448,3 +448,47 @@ parameter_free!(
         activation: "Identity"
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::take_if_greater;
+    extern crate alloc;
+    use alloc::{vec, vec::Vec};
+
+    /// The rule as PyTorch's CPU kernel writes it, one window at a time.
+    fn reference(window: &[f32]) -> (f32, u32) {
+        let (mut best, mut at) = (f32::NEG_INFINITY, 0u32);
+        for (j, &v) in window.iter().enumerate() {
+            if v > best || v.is_nan() {
+                best = v;
+                at = j as u32;
+            }
+        }
+        (best, at)
+    }
+
+    /// The branch-free step against the rule, on every window of length 1
+    /// to 4 over values with ties, signed zeros, infinities and NaNs of
+    /// different payloads: the same maximum (bits) and the same offset.
+    #[test]
+    fn branch_free_step_is_the_running_argmax() {
+        let nan_a = f32::from_bits(0x7fc0_0001);
+        let nan_b = f32::from_bits(0xffc0_0002);
+        let values = [0.0, -0.0, 1.0, -1.0, 2.5, f32::INFINITY, f32::NEG_INFINITY, nan_a, nan_b];
+        let mut windows: Vec<Vec<f32>> = vec![vec![]];
+        for _ in 0..4 {
+            windows = windows
+                .iter()
+                .flat_map(|w| values.iter().map(move |&v| w.iter().copied().chain([v]).collect::<Vec<_>>()))
+                .collect();
+            for window in &windows {
+                let (mut best, mut at) = (f32::NEG_INFINITY, 0u32);
+                for (j, &v) in window.iter().enumerate() {
+                    take_if_greater(&mut best, &mut at, v, j as u32);
+                }
+                let (expected_best, expected_at) = reference(window);
+                assert_eq!((best.to_bits(), at), (expected_best.to_bits(), expected_at), "{window:?}");
+            }
+        }
+    }
+}
