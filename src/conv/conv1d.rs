@@ -120,9 +120,9 @@ impl<
         let x = x.as_flattened();
         if simd::WIDE_CPU {
             // The weights as one row of CO channels per tap (i, kc).
-            let w = &self.weights;
-            let by_tap: [[[T; CO]; K]; CI] =
-                core::array::from_fn(|i| core::array::from_fn(|kc| core::array::from_fn(|o| w[o][i][kc])));
+            let mut by_tap = [[[T::zero(); CO]; K]; CI];
+            let weights = self.weights.as_flattened().as_flattened();
+            kernels::transpose(weights, CO, by_tap.as_flattened_mut().as_flattened_mut());
             kernels::correlate_by_channels(
                 Self::GEOMETRY,
                 x,
@@ -169,13 +169,13 @@ impl<
         }
         if simd::WIDE_CPU {
             // δ by position and the gradients by tap, output channels last.
-            let by_position: [[T; CO]; LO] = core::array::from_fn(|t| core::array::from_fn(|o| delta[o][t]));
-            let g = &grads.weights;
-            let mut d_by_tap: [[[T; CO]; K]; CI] = core::array::from_fn(|i| {
-                core::array::from_fn(|kc| {
-                    core::array::from_fn(|o| if WRITE { T::zero() } else { g[o][i][kc] })
-                })
-            });
+            let mut by_position = [[T::zero(); CO]; LO];
+            kernels::transpose(delta.as_flattened(), CO, by_position.as_flattened_mut());
+            let mut d_by_tap = [[[T::zero(); CO]; K]; CI];
+            if !WRITE {
+                let g = grads.weights.as_flattened().as_flattened();
+                kernels::transpose(g, CO, d_by_tap.as_flattened_mut().as_flattened_mut());
+            }
             let mut d_bias = if WRITE { [T::zero(); CO] } else { grads.bias };
             kernels::parameter_gradients_by_channels(
                 Self::GEOMETRY,
@@ -184,13 +184,11 @@ impl<
                 d_by_tap.as_flattened_mut(),
                 &mut d_bias,
             );
-            for (o, g) in grads.weights.iter_mut().enumerate() {
-                for (i, g) in g.iter_mut().enumerate() {
-                    for (kc, g) in g.iter_mut().enumerate() {
-                        *g = d_by_tap[i][kc][o];
-                    }
-                }
-            }
+            kernels::transpose(
+                d_by_tap.as_flattened().as_flattened(),
+                CI * K,
+                grads.weights.as_flattened_mut().as_flattened_mut(),
+            );
             grads.bias = d_bias;
         } else {
             kernels::parameter_gradients::<T, WRITE>(
@@ -203,7 +201,19 @@ impl<
         }
         let delta = delta.as_flattened();
         let mut d_x = [[T::zero(); L]; CI];
-        if INPUT_GRADIENT {
+        if INPUT_GRADIENT && simd::WIDE_CPU {
+            // The weights as one row of CI input channels per output channel and tap.
+            let mut by_output = [[[T::zero(); CI]; K]; CO];
+            for (w_o, by_o) in self.weights.iter().zip(by_output.iter_mut()) {
+                kernels::transpose(w_o.as_flattened(), CI, by_o.as_flattened_mut());
+            }
+            kernels::input_gradient_by_channels(
+                Self::GEOMETRY,
+                by_output.as_flattened(),
+                delta,
+                d_x.as_flattened_mut(),
+            );
+        } else if INPUT_GRADIENT {
             kernels::input_gradient(
                 Self::GEOMETRY,
                 self.weights.as_flattened().as_flattened(),

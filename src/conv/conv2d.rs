@@ -132,12 +132,9 @@ impl<
         let x = x.as_flattened().as_flattened();
         if simd::WIDE_CPU {
             // The weights as one row of CO channels per tap (i, kr, kc).
-            let w = &self.weights;
-            let by_tap: [[[[T; CO]; K]; K]; CI] = core::array::from_fn(|i| {
-                core::array::from_fn(|kr| {
-                    core::array::from_fn(|kc| core::array::from_fn(|o| w[o][i][kr][kc]))
-                })
-            });
+            let mut by_tap = [[[[T::zero(); CO]; K]; K]; CI];
+            let weights = self.weights.as_flattened().as_flattened().as_flattened();
+            kernels::transpose(weights, CO, by_tap.as_flattened_mut().as_flattened_mut().as_flattened_mut());
             let by_tap = by_tap.as_flattened().as_flattened();
             kernels::correlate_by_channels(
                 Self::GEOMETRY,
@@ -192,16 +189,17 @@ impl<
         }
         if simd::WIDE_CPU {
             // δ by position and the gradients by tap, output channels last.
-            let by_position: [[[T; CO]; WO]; HO] =
-                core::array::from_fn(|r| core::array::from_fn(|c| core::array::from_fn(|o| delta[o][r][c])));
-            let g = &grads.weights;
-            let mut d_by_tap: [[[[T; CO]; K]; K]; CI] = core::array::from_fn(|i| {
-                core::array::from_fn(|kr| {
-                    core::array::from_fn(|kc| {
-                        core::array::from_fn(|o| if WRITE { T::zero() } else { g[o][i][kr][kc] })
-                    })
-                })
-            });
+            let mut by_position = [[[T::zero(); CO]; WO]; HO];
+            kernels::transpose(
+                delta.as_flattened().as_flattened(),
+                CO,
+                by_position.as_flattened_mut().as_flattened_mut(),
+            );
+            let mut d_by_tap = [[[[T::zero(); CO]; K]; K]; CI];
+            if !WRITE {
+                let g = grads.weights.as_flattened().as_flattened().as_flattened();
+                kernels::transpose(g, CO, d_by_tap.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+            }
             let mut d_bias = if WRITE { [T::zero(); CO] } else { grads.bias };
             kernels::parameter_gradients_by_channels(
                 Self::GEOMETRY,
@@ -210,15 +208,11 @@ impl<
                 d_by_tap.as_flattened_mut().as_flattened_mut(),
                 &mut d_bias,
             );
-            for (o, g) in grads.weights.iter_mut().enumerate() {
-                for (i, g) in g.iter_mut().enumerate() {
-                    for (kr, g) in g.iter_mut().enumerate() {
-                        for (kc, g) in g.iter_mut().enumerate() {
-                            *g = d_by_tap[i][kr][kc][o];
-                        }
-                    }
-                }
-            }
+            kernels::transpose(
+                d_by_tap.as_flattened().as_flattened().as_flattened(),
+                CI * K * K,
+                grads.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut(),
+            );
             grads.bias = d_bias;
         } else {
             kernels::parameter_gradients::<T, WRITE>(
@@ -231,7 +225,23 @@ impl<
         }
         let delta = delta.as_flattened().as_flattened();
         let mut d_x = [[[T::zero(); W]; H]; CI];
-        if INPUT_GRADIENT {
+        if INPUT_GRADIENT && simd::WIDE_CPU {
+            // The weights as one row of CI input channels per output channel and tap.
+            let mut by_output = [[[[T::zero(); CI]; K]; K]; CO];
+            for (w_o, by_o) in self.weights.iter().zip(by_output.iter_mut()) {
+                kernels::transpose(
+                    w_o.as_flattened().as_flattened(),
+                    CI,
+                    by_o.as_flattened_mut().as_flattened_mut(),
+                );
+            }
+            kernels::input_gradient_by_channels(
+                Self::GEOMETRY,
+                by_output.as_flattened().as_flattened(),
+                delta,
+                d_x.as_flattened_mut().as_flattened_mut(),
+            );
+        } else if INPUT_GRADIENT {
             kernels::input_gradient(
                 Self::GEOMETRY,
                 self.weights.as_flattened().as_flattened().as_flattened(),
