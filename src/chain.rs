@@ -91,13 +91,23 @@
 //!         (x, (t0, t1, t2))
 //!     }
 //!     // The chain rule: δ from the last layer down to the first; every
-//!     // layer but the first hands ∂L/∂input to the one before it.
+//!     // layer but the first hands ∂L/∂input to the one before it, unless
+//!     // nothing below it has parameters and the caller does not want
+//!     // ∂L/∂input (a constant condition: the branch folds away).
 //!     fn backward_in<I: Isa, const INPUT_GRADIENT: bool, const WRITE: bool>(
 //!         &self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self,
 //!     ) -> Self::Input {
-//!         let d = self.2.backward_in::<I, true, WRITE>(isa, &tape.2, d, &mut grads.2);
+//!         let d = if INPUT_GRADIENT || L0::PARAMS + L1::PARAMS > 0 {
+//!             self.2.backward_in::<I, true, WRITE>(isa, &tape.2, d, &mut grads.2)
+//!         } else {
+//!             self.2.backward_in::<I, false, WRITE>(isa, &tape.2, d, &mut grads.2)
+//!         };
 //!         let d = <L1::Output as Feeds<L2::Input>>::back(&d);
-//!         let d = self.1.backward_in::<I, true, WRITE>(isa, &tape.1, d, &mut grads.1);
+//!         let d = if INPUT_GRADIENT || L0::PARAMS > 0 {
+//!             self.1.backward_in::<I, true, WRITE>(isa, &tape.1, d, &mut grads.1)
+//!         } else {
+//!             self.1.backward_in::<I, false, WRITE>(isa, &tape.1, d, &mut grads.1)
+//!         };
 //!         let d = <L0::Output as Feeds<L1::Input>>::back(&d);
 //!         self.0.backward_in::<I, INPUT_GRADIENT, WRITE>(isa, &tape.0, d, &mut grads.0)
 //!     }
@@ -318,8 +328,20 @@ macro_rules! chain {
                 d: &Self::Output,
                 grads: &mut Self,
             ) -> Self::Input {
+                // A layer's input gradient is needed when a layer below it
+                // has parameters or the caller wants ∂L/∂input (so a conv
+                // net's first convolution, after an `Unflatten2d`, skips it).
+                // `before` is the parameter count below the layer, a
+                // constant: the branch folds away.
+                #[allow(unused_variables)] // a chain of one layer has nothing below
+                let before = $L0::PARAMS $(+ $L::PARAMS)*;
                 $(
-                    let d = self.$b.backward_in::<I, true, WRITE>(isa, &tape.$b, d, &mut grads.$b);
+                    let before = before - $B::PARAMS;
+                    let d = if INPUT_GRADIENT || before > 0 {
+                        self.$b.backward_in::<I, true, WRITE>(isa, &tape.$b, d, &mut grads.$b)
+                    } else {
+                        self.$b.backward_in::<I, false, WRITE>(isa, &tape.$b, d, &mut grads.$b)
+                    };
                     let d = <$BP::Output as Feeds<$B::Input>>::back(&d);
                 )*
                 self.$i0.backward_in::<I, INPUT_GRADIENT, WRITE>(isa, &tape.$i0, d, &mut grads.$i0)
