@@ -19,7 +19,8 @@
 //! gradients to a relative 1e-12. Every pass is also run twice and must give
 //! the same bits, and the forward pass without a tape (`forward`, which
 //! applies the activation as it stores) must give the bits of the one with
-//! a tape.
+//! a tape. The same holds for the max pools, whose pass without a tape
+//! computes the maxima alone.
 
 use backprop::conv::out_len;
 use backprop::prelude::*;
@@ -395,4 +396,29 @@ fn conv1d_against_the_reference() {
     conv1d!(2, 8, 2, 3, 0, 7, 26);
     conv1d!(3, 24, 3, 1, 2, 31, 27);
     conv1d!(2, 12, 5, 2, 1, 40, 28);
+}
+
+/// A max pool's forward pass without a tape (the maxima alone) gives the
+/// bits of the pass with a tape, on values with ties, signed zeros and NaNs.
+#[test]
+fn max_pool_forward_without_a_tape_gives_the_same_bits() {
+    let palette = [0.5, -0.0, 0.0, 1.5, 1.5, -2.0, f32::NAN, f32::from_bits(0xffc0_0001), f32::NEG_INFINITY];
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(31);
+    let mut pick = || palette[(rng.next_u32() % palette.len() as u32) as usize];
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+
+    let mut image = [[[0.0f32; 9]; 6]; 3];
+    image.as_flattened_mut().as_flattened_mut().iter_mut().for_each(|v| *v = pick());
+    let pool2d: MaxPool2d<3, 3, 6, 9, 2, 3> = MaxPool2d::new();
+    let (with_tape, _) = pool2d.forward_tape(&image);
+    assert_eq!(
+        bits(pool2d.forward(&image).as_flattened().as_flattened()),
+        bits(with_tape.as_flattened().as_flattened())
+    );
+
+    let mut sequence = [[0.0f32; 12]; 4];
+    sequence.as_flattened_mut().iter_mut().for_each(|v| *v = pick());
+    let pool1d: MaxPool1d<4, 4, 12, 3> = MaxPool1d::new();
+    let (with_tape, _) = pool1d.forward_tape(&sequence);
+    assert_eq!(bits(pool1d.forward(&sequence).as_flattened()), bits(with_tape.as_flattened()));
 }

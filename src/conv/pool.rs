@@ -138,6 +138,17 @@ fn take_if_greater<T: Float>(best: &mut T, at: &mut u32, v: T, j: u32) {
     *at = if take { j } else { *at };
 }
 
+/// [`take_if_greater`]'s maximum alone, for the forward pass without a
+/// tape.
+#[inline(always)]
+fn running_max<T: Float>(best: T, v: T) -> T {
+    if v > best || v.is_nan() {
+        v
+    } else {
+        best
+    }
+}
+
 impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> MaxPool1d<C, K, L, LO, T> {
     const SHAPE: () = assert!(
         K > 0 && L % K == 0 && LO == L / K,
@@ -148,6 +159,22 @@ impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> 
     pub fn new() -> Self {
         let () = Self::SHAPE;
         Self(PhantomData)
+    }
+
+    /// The forward pass without a tape: the maxima alone, by the rule of
+    /// [`take_if_greater`] (so the bits of `run`'s).
+    #[inline(always)]
+    fn run_forward(&self, x: &[[T; L]; C]) -> [[T; LO]; C] {
+        let () = Self::SHAPE;
+        let mut y = [[T::neg_infinity(); LO]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            for j in 0..K {
+                for (t, best) in y.iter_mut().enumerate() {
+                    *best = running_max(*best, x[t * K + j]);
+                }
+            }
+        }
+        y
     }
 
     #[inline(always)]
@@ -237,6 +264,26 @@ impl<
     pub fn new() -> Self {
         let () = Self::SHAPE;
         Self(PhantomData)
+    }
+
+    /// The forward pass without a tape: the maxima alone, by the rule of
+    /// [`take_if_greater`] (so the bits of `run`'s).
+    #[inline(always)]
+    fn run_forward(&self, x: &Image<C, H, W, T>) -> Image<C, HO, WO, T> {
+        let () = Self::SHAPE;
+        let mut y = [[[T::neg_infinity(); WO]; HO]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            for (y, rows) in y.iter_mut().zip(x.chunks_exact(K)) {
+                for row in rows {
+                    for j in 0..K {
+                        for (q, best) in y.iter_mut().enumerate() {
+                            *best = running_max(*best, row[q * K + j]);
+                        }
+                    }
+                }
+            }
+        }
+        y
     }
 
     #[inline(always)]
@@ -411,7 +458,8 @@ entry_points!(GlobalAvgPool2d<C, H, W; T: Float>, [[[T; W]; H]; C], [[[T; 1]; 1]
 
 parameter_free!(
     MaxPool1d<C, K, L, LO>,
-    LayerInfo { kind: LayerKind::MaxPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" }
+    LayerInfo { kind: LayerKind::MaxPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" },
+    forward: run_forward
 );
 parameter_free!(
     AvgPool1d<C, K, L, LO>,
@@ -424,7 +472,8 @@ parameter_free!(
         inputs: C * H * W,
         outputs: C * HO * WO,
         activation: "Identity"
-    }
+    },
+    forward: run_forward
 );
 parameter_free!(
     AvgPool2d<C, K, H, W, HO, WO>,
@@ -451,7 +500,7 @@ parameter_free!(
 
 #[cfg(test)]
 mod tests {
-    use super::take_if_greater;
+    use super::{running_max, take_if_greater};
     extern crate alloc;
     use alloc::{vec, vec::Vec};
 
@@ -469,7 +518,8 @@ mod tests {
 
     /// The branch-free step against the rule, on every window of length 1
     /// to 4 over values with ties, signed zeros, infinities and NaNs of
-    /// different payloads: the same maximum (bits) and the same offset.
+    /// different payloads: the same maximum (bits) and the same offset; and
+    /// the maximum alone (the forward pass without a tape) the same bits.
     #[test]
     fn branch_free_step_is_the_running_argmax() {
         let nan_a = f32::from_bits(0x7fc0_0001);
@@ -488,6 +538,9 @@ mod tests {
                 }
                 let (expected_best, expected_at) = reference(window);
                 assert_eq!((best.to_bits(), at), (expected_best.to_bits(), expected_at), "{window:?}");
+                // The forward pass without a tape: the same maximum.
+                let alone = window.iter().fold(f32::NEG_INFINITY, |best, &v| running_max(best, v));
+                assert_eq!(alone.to_bits(), expected_best.to_bits(), "{window:?}");
             }
         }
     }
