@@ -3,22 +3,30 @@
 //! `Conv2d` runs them directly; `Conv1d` is the case of one row (`H = 1`, a
 //! `1 × K` kernel, no vertical padding).
 //!
-//! Every sum runs in a fixed order (input channel, kernel row, kernel
-//! column, then output row and column), so the results have the same bits
-//! on every platform; the loops that vectorise do so across output
-//! positions or output channels, which are independent, never by
+//! Every sum runs in a fixed order (the forward sum: bias, then input
+//! channel, kernel row, kernel column; a gradient's sum: output row and
+//! column, or output channel, kernel row, kernel column), so the results
+//! have the same bits on every platform; the loops that vectorise do so
+//! across output positions or channels, which are independent, never by
 //! reordering a sum.
 //!
-//! The forward correlation has two forms that compute the same bits:
-//! [`correlate`], one output channel at a time with whole-row updates of
-//! `z` in memory (small code, no extra memory: the form for
-//! microcontrollers), and [`correlate_by_channels`], for desktop CPUs
-//! ([`WIDE_CPU`](crate::simd::WIDE_CPU)), which keeps a block of outputs in
-//! registers for the whole sum: up to 16 output channels (the SIMD lanes)
-//! at up to 8 neighbouring positions of a row, each weight vector loaded
-//! once per block and each input value once per position and tap. It reads
-//! the weights transposed to `[tap][output channel]`, so that a tap's
-//! weights for a block of channels are contiguous.
+//! Each computation has two forms that give the same bits. The portable
+//! ones ([`correlate`], [`parameter_gradients`], [`input_gradient`]) take
+//! one output channel at a time and update whole rows in memory: small
+//! code and no extra memory, the forms for microcontrollers. The forms for
+//! desktop CPUs ([`WIDE_CPU`](crate::simd::WIDE_CPU)) put channels in the
+//! SIMD lanes and keep blocks of sums in registers for the whole sum:
+//! [`correlate_by_channels`] up to 16 output channels at up to 8
+//! neighbouring positions of a row (each tap's weights for the block one
+//! vector load, each input value one broadcast), reading the weights
+//! transposed to `[tap][output channel]`;
+//! [`parameter_gradients_by_channels`] the output channels of four input
+//! channels' taps at once, reading `δ` by position;
+//! [`input_gradient_by_channels`] up to 16 input channels at several
+//! positions, gathering each input's terms in the order the portable
+//! scatter adds them. `tests/conv_kernels.rs` checks them against naive
+//! loops, and the unit tests below check that both forms give the same
+//! bits.
 
 use num_traits::Float;
 
