@@ -113,7 +113,13 @@ impl<
     }
 
     /// `f(z)` of one sample, for the pre-activation `z`.
-    #[inline(always)]
+    ///
+    /// Inlined into the dispatched kernel (which compiles it for AVX2) in
+    /// optimised builds; with debug assertions, a frame of its own, as the
+    /// gradients below: inlined there, every layer's buffers would share
+    /// one frame (a deep net's passes then overflow a test thread's stack).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     fn correlate(&self, x: &[[T; L]; CI], f: impl Fn(T) -> T + Copy) -> [[T; LO]; CO] {
         let () = Self::SHAPE;
         let mut z = [[T::zero(); LO]; CO];
@@ -167,6 +173,20 @@ impl<
         for ((d, &z), &a) in delta.as_flattened_mut().iter_mut().zip(z).zip(a) {
             *d = *d * A::df(z, a);
         }
+        Self::parameter_gradients::<WRITE>(&tape.input, &delta, grads);
+        let mut d_x = [[T::zero(); L]; CI];
+        if INPUT_GRADIENT {
+            self.input_gradient(&delta, &mut d_x);
+        }
+        d_x
+    }
+
+    /// `∂L/∂W` and `∂L/∂b` of one sample from `δ = ∂L/∂z`, written into
+    /// `grads` (`WRITE`) or added to it (inlined as [`Self::correlate`]).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn parameter_gradients<const WRITE: bool>(x: &[[T; L]; CI], delta: &[[T; LO]; CO], grads: &mut Self) {
+        let x = x.as_flattened();
         if simd::WIDE_CPU {
             // δ by position and the gradients by tap, output channels last.
             let mut by_position = [[T::zero(); CO]; LO];
@@ -179,7 +199,7 @@ impl<
             let mut d_bias = if WRITE { [T::zero(); CO] } else { grads.bias };
             kernels::parameter_gradients_by_channels(
                 Self::GEOMETRY,
-                tape.input.as_flattened(),
+                x,
                 &by_position,
                 d_by_tap.as_flattened_mut(),
                 &mut d_bias,
@@ -193,15 +213,21 @@ impl<
         } else {
             kernels::parameter_gradients::<T, WRITE>(
                 Self::GEOMETRY,
-                tape.input.as_flattened(),
+                x,
                 delta.as_flattened(),
                 grads.weights.as_flattened_mut().as_flattened_mut(),
                 &mut grads.bias,
             );
         }
+    }
+
+    /// `∂L/∂x` of one sample from `δ = ∂L/∂z`, into `d_x` (inlined as
+    /// [`Self::correlate`]).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn input_gradient(&self, delta: &[[T; LO]; CO], d_x: &mut [[T; L]; CI]) {
         let delta = delta.as_flattened();
-        let mut d_x = [[T::zero(); L]; CI];
-        if INPUT_GRADIENT && simd::WIDE_CPU {
+        if simd::WIDE_CPU {
             // The weights as one row of CI input channels per output channel and tap.
             let mut by_output = [[[T::zero(); CI]; K]; CO];
             for (w_o, by_o) in self.weights.iter().zip(by_output.iter_mut()) {
@@ -213,7 +239,7 @@ impl<
                 delta,
                 d_x.as_flattened_mut(),
             );
-        } else if INPUT_GRADIENT {
+        } else {
             kernels::input_gradient(
                 Self::GEOMETRY,
                 self.weights.as_flattened().as_flattened(),
@@ -221,7 +247,6 @@ impl<
                 d_x.as_flattened_mut(),
             );
         }
-        d_x
     }
 }
 
