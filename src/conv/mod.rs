@@ -159,10 +159,20 @@ pub(crate) use entry_points;
 
 /// Implements `Params` (no parameters) and the execution seam for a layer
 /// without parameters, given its inherent `run` (forward, with the tape) and
-/// `run_back` (the input gradient) and its description. Its batched path
-/// runs the per-sample passes row by row.
+/// `run_back` (the input gradient) and its description, and optionally
+/// (`forward: method`) an inherent method for the forward pass without a
+/// tape. Its batched path runs the per-sample passes row by row.
 macro_rules! parameter_free {
-    ($name:ident < $($c:ident),* >, $info:expr) => {
+    // The forward pass without a tape: the output of `run`, or, where the
+    // layer names one (`forward: method`), a method that computes only the
+    // output (a max pool then finds no argmax).
+    (@forward $layer:ident, $x:ident) => {
+        $layer.run($x).0
+    };
+    (@forward $layer:ident, $x:ident, $forward:ident) => {
+        $layer.$forward($x)
+    };
+    ($name:ident < $($c:ident),* >, $info:expr $(, forward: $forward:ident)?) => {
         impl<$(const $c: usize,)* T: Float> $crate::params::Params for $name<$($c,)* T> {
             type Scalar = T;
             const PARAMS: usize = 0;
@@ -181,7 +191,7 @@ macro_rules! parameter_free {
         impl<$(const $c: usize,)* T: Float> $crate::layer::Layer for $name<$($c,)* T> {
             #[inline(always)]
             fn forward_in<I: $crate::simd::Isa>(&self, _isa: I, x: &Self::Input) -> Self::Output {
-                self.run(x).0
+                $crate::conv::parameter_free!(@forward self, x $(, $forward)?)
             }
 
             #[inline(always)]
