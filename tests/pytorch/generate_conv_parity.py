@@ -34,22 +34,13 @@ import os
 import torch
 import torch.nn as nn
 
+# The activations, losses, targets and record format of the Dense fixtures.
+from generate_parity import ACTIVATIONS, flat, line, loss_fn, targets
+
 torch.set_default_dtype(torch.float64)
 # One thread: the order of every reduction, and so every output bit, is fixed.
 torch.set_num_threads(1)
 
-ACTIVATIONS = {
-    "Identity": nn.Identity,
-    "ReLU": nn.ReLU,
-    "LeakyReLU": nn.LeakyReLU,
-    "Sigmoid": nn.Sigmoid,
-    "Tanh": nn.Tanh,
-    "Softplus": nn.Softplus,
-    "GeluTanh": lambda: nn.GELU(approximate="tanh"),
-    "GeluErf": lambda: nn.GELU(),
-    "SiLU": nn.SiLU,
-    "Elu": nn.ELU,
-}
 
 # The backprop type of each activation, where its name differs.
 RUST_ACTIVATION = {"GeluTanh": "Gelu"}
@@ -283,35 +274,6 @@ def check_no_kinks(net, x):
     for h in handles:
         h.remove()
     assert not problems, problems
-
-
-def loss_fn(kind):
-    return {
-        "Mse": nn.MSELoss(),
-        "Mae": nn.L1Loss(),
-        "Huber": nn.HuberLoss(delta=1.0),
-        "Huber05": nn.HuberLoss(delta=0.5),
-        "Bce": nn.BCELoss(),
-        "BceWithLogits": nn.BCEWithLogitsLoss(),
-        "CrossEntropy": nn.CrossEntropyLoss(),
-    }[kind]
-
-
-def targets(kind, batch, width, gen):
-    if kind == "CrossEntropy":
-        return torch.randint(0, width, (batch,), generator=gen)
-    if kind in ("Bce", "BceWithLogits"):
-        return torch.rand(batch, width, generator=gen)
-    # Regression targets spread so that Huber and L1 see both of their regimes.
-    return 2.0 * torch.randn(batch, width, generator=gen)
-
-
-def flat(tensors):
-    return [v for t in tensors for v in t.detach().reshape(-1).tolist()]
-
-
-def line(key, values):
-    return key + " " + " ".join(repr(float(v)) for v in values)
 
 
 def main():
