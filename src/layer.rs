@@ -147,3 +147,15 @@ pub trait Layer: Backward + Params {
     ) where
         Self::Scalar: 'static;
 }
+
+/// [`Layer::zero_bytes_are_zeroed`] for a layer of `T` parameters and a
+/// zero-sized activation `A` (`Dense` and the convolutions): all-zero bytes
+/// are zero parameters when `T` is `f32` or `f64`.
+pub(crate) fn zero_bytes_are_zeroed<T: 'static, A: crate::activation::Activation>() -> bool {
+    use core::any::TypeId;
+    let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    // A zero-sized activation has no bytes; making one proves that the
+    // type has a value at all.
+    let _ = A::default();
+    float && core::mem::size_of::<A>() == 0
+}

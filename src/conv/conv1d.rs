@@ -331,10 +331,7 @@ impl<
     where
         T: 'static,
     {
-        use core::any::TypeId;
-        let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
-        let _ = A::default();
-        float && core::mem::size_of::<A>() == 0
+        crate::layer::zero_bytes_are_zeroed::<T, A>()
     }
 
     const LAYER_COUNT: usize = 1;
