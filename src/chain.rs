@@ -133,15 +133,19 @@
 //!         L2::output_rows(&mut tape.2) //                                      alloc
 //!     }
 //!     // The same recursion on rows: each layer writes ∂L/∂input into the
-//!     // gradient buffer of the layer before it.
+//!     // gradient buffer of the layer before it, if a layer before it has
+//!     // parameters or the caller wants the chain's input gradient.
 //!     fn backward_rows<I: Isa, const WRITE: bool>(
 //!         &self, isa: I, x: &[Self::Input], tape: &mut Self::Rows, grads: &mut Self,
 //!         d_input: Option<&mut [Self::Input]>,
 //!     ) { //                                                                   alloc
+//!         let params = [L0::PARAMS, L1::PARAMS, L2::PARAMS];
 //!         let (y, d_y) = L1::output_rows(&mut tape.1);
-//!         self.2.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.2, &mut grads.2, Some(Feeds::feed_rows_mut(d_y)));
+//!         let wanted = input_gradient_wanted(d_input.is_some(), &params[..2]);
+//!         self.2.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.2, &mut grads.2, wanted.then(|| Feeds::feed_rows_mut(d_y)));
 //!         let (y, d_y) = L0::output_rows(&mut tape.0);
-//!         self.1.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.1, &mut grads.1, Some(Feeds::feed_rows_mut(d_y)));
+//!         let wanted = input_gradient_wanted(d_input.is_some(), &params[..1]);
+//!         self.1.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.1, &mut grads.1, wanted.then(|| Feeds::feed_rows_mut(d_y)));
 //!         self.0.backward_rows::<I, WRITE>(isa, x, &mut tape.0, &mut grads.0, d_input)
 //!     }
 //! }
@@ -158,6 +162,17 @@ use crate::layer::Layer;
 use crate::params::Params;
 use crate::passes::{Backward, Forward};
 use crate::simd::Isa;
+
+/// Whether a layer of a chain's batched backward pass must compute its
+/// input gradient: if a layer before it has parameters (`params`, their
+/// counts), or if the caller wants the chain's input gradient. A chain
+/// that starts with a reshape (`Unflatten2d`, then a convolution) skips
+/// the convolution's input gradient in a training step.
+#[cfg(feature = "alloc")]
+#[inline(always)]
+fn input_gradient_wanted(chain_input_gradient: bool, params: &[usize]) -> bool {
+    chain_input_gradient || params.iter().any(|&p| p > 0)
+}
 use crate::LayerInfo;
 use rand::Rng;
 
@@ -390,6 +405,8 @@ macro_rules! chain {
             ) where
                 Self::Scalar: 'static,
             {
+                #[allow(unused_variables)] // by a chain of one layer
+                let params = [$L0::PARAMS $(, $L::PARAMS)*];
                 $(
                     let (y, d_y) = $BP::output_rows(&mut tape.$bp);
                     self.$b.backward_rows::<I, WRITE>(
@@ -397,7 +414,8 @@ macro_rules! chain {
                         Feeds::feed_rows(y),
                         &mut tape.$b,
                         &mut grads.$b,
-                        Some(Feeds::feed_rows_mut(d_y)),
+                        input_gradient_wanted(d_input.is_some(), &params[..$b])
+                            .then(|| Feeds::feed_rows_mut(d_y)),
                     );
                 )*
                 self.$i0.backward_rows::<I, WRITE>(isa, x, &mut tape.$i0, &mut grads.$i0, d_input)
