@@ -1,6 +1,7 @@
 //! The batched path of a layer that runs its per-sample passes row by row:
 //! every row's output and tape kept in vectors that grow to the largest
-//! batch and are reused.
+//! batch and are reused. The pools and reshapes always run this way, the
+//! convolutions below the rule of `lowered.rs`.
 
 extern crate alloc;
 
@@ -36,8 +37,12 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
             self.outputs.push(y);
             self.tapes.push(tape);
         }
-        self.d_outputs.clear();
-        self.d_outputs.extend_from_slice(&self.outputs);
+        // The gradient buffer needs the outputs' length only: whoever fills
+        // it writes every row before the backward pass reads it.
+        if self.d_outputs.len() != self.outputs.len() {
+            self.d_outputs.clear();
+            self.d_outputs.extend_from_slice(&self.outputs);
+        }
         &self.outputs
     }
 
@@ -48,7 +53,10 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
 
     /// The backward pass of every row, one sample at a time: the first row
     /// writes the parameter gradients (if `WRITE`), the others add, in row
-    /// order; each row's input gradient into `d_input` if one is given.
+    /// order; each row's input gradient into `d_input` if one is given. A
+    /// layer without parameters whose input gradient nothing wants has
+    /// nothing to compute (and its gradient buffer may not have been
+    /// written).
     #[inline(always)]
     pub(crate) fn backward<L, I, const WRITE: bool>(
         &self,
@@ -60,6 +68,9 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
         L: Layer<Output = Y, Tape = Tape>,
         I: Isa,
     {
+        if L::PARAMS == 0 && d_input.is_none() {
+            return;
+        }
         let rows = self.tapes.iter().zip(&self.d_outputs);
         match d_input {
             Some(d_input) => {
