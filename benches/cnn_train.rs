@@ -14,15 +14,16 @@
 //! * `sgemm`: the baseline, the step's lowered matrix products alone in
 //!   `matrixmultiply::sgemm`, with the shapes and strides the library uses,
 //!   on buffers that stay the same from one iteration to the next (so in
-//!   cache as far as they fit): per image, `Z = W · col(x)` and
+//!   cache as far as they fit; one column matrix per convolution): per image, `Z = W · col(x)` and
 //!   `∂W += Δ · col(x)ᵀ` of both convolutions and `Wᵀ · Δ` of the second
 //!   (nothing needs the first one's input gradient); for the batch, the
 //!   dense layer's `X Wᵀ`, `Δᵀ X` and `Δ W`: 5 × 32 + 3 = 163 products. No
 //!   im2col or col2im, bias, activation, pooling, loss or optimizer.
 //!
 //! Inputs are uniform in [0, 1), labels cycle through 0..9, all from a
-//! fixed seed. Before timing, the bench checks that the baseline's first
-//! products are the library's pre-activations less the bias.
+//! fixed seed. Before timing, the bench checks that the baseline's forward
+//! products, given the column matrices of the first image, are the
+//! library's pre-activations less the bias.
 //!
 //! Throughput: `Throughput::Elements(32)`, so
 //!
@@ -107,8 +108,10 @@ fn sgemm(
     }
 }
 
-/// One convolution's matrices for the batch: `col(x_b)` (`CK × N`) and `Z_b`
-/// = `Δ_b` (`CO × N`) of every image, one `Wᵀ Δ_b` (`CK × N`), and `∂W`.
+/// One convolution's matrices, as the library holds them: one `col(x)`
+/// (`CK × N`), reused by every image (the library builds it again for each
+/// image, in the forward and in the backward pass), `Z_b` = `Δ_b`
+/// (`CO × N`) of every image, one `Wᵀ Δ_b` (`CK × N`), and `∂W`.
 struct Conv {
     taps: usize,
     outputs: usize,
@@ -125,7 +128,7 @@ impl Conv {
             taps,
             outputs,
             positions,
-            columns: vec![0.5; BATCH * taps * positions],
+            columns: vec![0.5; taps * positions],
             z: vec![0.5; BATCH * outputs * positions],
             d_columns: vec![0.0; taps * positions],
             d_weights: vec![0.0; outputs * taps],
@@ -135,8 +138,8 @@ impl Conv {
     /// `Z_b = W · col(x_b)` for every image.
     fn forward(&mut self, weights: &[f32]) {
         let (ck, co, n) = (self.taps, self.outputs, self.positions);
-        for (col, z) in self.columns.chunks_exact(ck * n).zip(self.z.chunks_exact_mut(co * n)) {
-            sgemm((co, ck, n), weights, (ck, 1), col, (n, 1), 0.0, z);
+        for z in self.z.chunks_exact_mut(co * n) {
+            sgemm((co, ck, n), weights, (ck, 1), &self.columns, (n, 1), 0.0, z);
         }
     }
 
@@ -144,10 +147,9 @@ impl Conv {
     /// every image (`Δ_b` is in `Z_b`'s buffer).
     fn backward(&mut self, weights: &[f32], input_gradient: bool) {
         let (ck, co, n) = (self.taps, self.outputs, self.positions);
-        let rows = self.columns.chunks_exact(ck * n).zip(self.z.chunks_exact(co * n));
-        for (b, (col, delta)) in rows.enumerate() {
+        for (b, delta) in self.z.chunks_exact(co * n).enumerate() {
             let beta = if b == 0 { 0.0 } else { 1.0 };
-            sgemm((co, n, ck), delta, (n, 1), col, (1, n), beta, &mut self.d_weights);
+            sgemm((co, n, ck), delta, (n, 1), &self.columns, (1, n), beta, &mut self.d_weights);
             if input_gradient {
                 sgemm((ck, co, n), weights, (1, ck), delta, (n, 1), 0.0, &mut self.d_columns);
             }
@@ -204,7 +206,11 @@ fn im2col(x: &[f32], channels: usize, size: usize) -> Vec<f32> {
                     for c in 0..size {
                         let (y, x_) = ((r + kr) as isize - 1, (c + kc) as isize - 1);
                         let inside = (0..size as isize).contains(&y) && (0..size as isize).contains(&x_);
-                        col.push(if inside { x[i * size * size + (y as usize) * size + x_ as usize] } else { 0.0 });
+                        col.push(if inside {
+                            x[i * size * size + (y as usize) * size + x_ as usize]
+                        } else {
+                            0.0
+                        });
                     }
                 }
             }
@@ -217,27 +223,20 @@ fn im2col(x: &[f32], channels: usize, size: usize) -> Vec<f32> {
 /// the library's pre-activations less the bias.
 fn check(net: &Net, x: &[[f32; 784]]) {
     let mut baseline = Baseline::new();
-    let images = x[..2].iter().map(|x| net.0.forward(x));
-    let hidden: Vec<_> = images.clone().map(|image| net.2.forward(&net.1.forward(&image))).collect();
-    for (b, image) in images.enumerate() {
-        baseline.conv1.columns[b * 9 * 784..][..9 * 784].copy_from_slice(&im2col(image.as_flattened().as_flattened(), 1, 28));
-        let h = hidden[b].as_flattened().as_flattened();
-        baseline.conv2.columns[b * 72 * 196..][..72 * 196].copy_from_slice(&im2col(h, 8, 14));
-    }
+    let image = net.0.forward(&x[0]);
+    let a1 = net.1.forward(&image);
+    let hidden = net.2.forward(&a1);
+    let a2 = net.3.forward(&hidden);
+    baseline.conv1.columns = im2col(image.as_flattened().as_flattened(), 1, 28);
+    baseline.conv2.columns = im2col(hidden.as_flattened().as_flattened(), 8, 14);
     baseline.step(net);
-    for b in 0..2 {
-        let image = net.0.forward(&x[b]);
-        let a1 = net.1.forward(&image);
-        let a2 = net.3.forward(&hidden[b]);
-        for (conv, a, bias) in [
-            (&baseline.conv1, a1.as_flattened().as_flattened(), &net.1.bias[..]),
-            (&baseline.conv2, a2.as_flattened().as_flattened(), &net.3.bias[..]),
-        ] {
-            let tensor = conv.outputs * conv.positions;
-            for (k, (&z, &a)) in conv.z[b * tensor..][..tensor].iter().zip(a).enumerate() {
-                let relu = (z + bias[k / conv.positions]).max(0.0);
-                assert!((relu - a).abs() <= 1e-4, "image {b}, entry {k}: {relu} vs the library's {a}");
-            }
+    for (conv, a, bias) in [
+        (&baseline.conv1, a1.as_flattened().as_flattened(), &net.1.bias[..]),
+        (&baseline.conv2, a2.as_flattened().as_flattened(), &net.3.bias[..]),
+    ] {
+        for (k, (&z, &a)) in conv.z.iter().zip(a).enumerate() {
+            let relu = (z + bias[k / conv.positions]).max(0.0);
+            assert!((relu - a).abs() <= 1e-4, "entry {k}: {relu} vs the library's {a}");
         }
     }
 }
