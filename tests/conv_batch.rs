@@ -81,7 +81,11 @@ fn assert_params_close<M: Params<Scalar = f64>>(what: &str, got: &M, want: &M) {
 /// The mean softmax cross-entropy gradient over the batch by the
 /// per-sample path: `forward_tape` and `backward` sample by sample, each
 /// with `(1/B) ∂L_b/∂y_b`.
-fn per_sample_gradient<M, const IN: usize, const N: usize>(net: &M, x: &[[f64; IN]], labels: &[usize]) -> Box<M>
+fn per_sample_gradient<M, const IN: usize, const N: usize>(
+    net: &M,
+    x: &[[f64; IN]],
+    labels: &[usize],
+) -> Box<M>
 where
     M: Model<Input = [f64; IN], Output = [f64; N], Scalar = f64> + Backward,
 {
@@ -145,29 +149,31 @@ fn products(rows: usize, input_gradient: bool) -> usize {
 #[test]
 fn conv2d_same_then_stride_2_valid() {
     type Net = (
-        Unflatten2d<98, 2, 7, 7, f64>,
-        Conv2d<2, 4, 3, 1, 1, 7, 7, 7, 7, Tanh, f64>,
-        Conv2d<4, 3, 3, 2, 0, 7, 7, 3, 3, ReLU, f64>,
-        Flatten2d<3, 3, 3, 27, f64>,
-        Dense<27, 3, Identity, f64>,
+        Unflatten2d<162, 2, 9, 9, f64>,
+        Conv2d<2, 6, 3, 1, 1, 9, 9, 9, 9, Tanh, f64>,
+        Conv2d<6, 8, 3, 2, 0, 9, 9, 4, 4, ReLU, f64>,
+        Flatten2d<8, 4, 4, 128, f64>,
+        Dense<128, 3, Identity, f64>,
     );
-    let n = check::<Net, 98, 3>("2d same, stride 2 valid", 9, 1);
+    let n = check::<Net, 162, 3>("2d same, stride 2 valid", 9, 1);
     assert_eq!(n, products(9, false) + products(9, true), "both lowered, one packing buffer per product");
 }
 
 /// Odd sizes, an even kernel, stride 2 with padding wider than half the
-/// kernel, then a "valid" convolution (`SiLU`, `Sigmoid`).
+/// kernel (`SiLU`, lowered), then a small "valid" convolution (`Sigmoid`,
+/// 972 multiply-adds per row: row by row) whose input gradient the lowered
+/// one receives.
 #[test]
-fn conv2d_even_kernel_wide_padding_odd_sizes() {
+fn conv2d_even_kernel_wide_padding_odd_sizes_and_a_small_one() {
     type Net = (
         Unflatten2d<144, 2, 9, 8, f64>,
-        Conv2d<2, 3, 4, 2, 2, 9, 8, 5, 5, SiLU, f64>,
-        Conv2d<3, 2, 3, 1, 0, 5, 5, 3, 3, Sigmoid, f64>,
+        Conv2d<2, 6, 4, 2, 2, 9, 8, 5, 5, SiLU, f64>,
+        Conv2d<6, 2, 3, 1, 0, 5, 5, 3, 3, Sigmoid, f64>,
         Flatten2d<2, 3, 3, 18, f64>,
         Dense<18, 4, Identity, f64>,
     );
     let n = check::<Net, 144, 4>("2d even kernel, wide padding", 6, 2);
-    assert_eq!(n, products(6, false) + products(6, true));
+    assert_eq!(n, products(6, false), "the first lowered, the second row by row");
 }
 
 /// A dense layer in front of a convolution: the convolution's input
@@ -175,11 +181,11 @@ fn conv2d_even_kernel_wide_padding_odd_sizes() {
 #[test]
 fn conv2d_input_gradient_into_a_dense_layer() {
     type Net = (
-        Dense<10, 50, Tanh, f64>,
-        Unflatten2d<50, 2, 5, 5, f64>,
-        Conv2d<2, 3, 3, 2, 1, 5, 5, 3, 3, Tanh, f64>,
-        Flatten2d<3, 3, 3, 27, f64>,
-        Dense<27, 2, Identity, f64>,
+        Dense<10, 128, Tanh, f64>,
+        Unflatten2d<128, 2, 8, 8, f64>,
+        Conv2d<2, 16, 3, 2, 1, 8, 8, 4, 4, Tanh, f64>,
+        Flatten2d<16, 4, 4, 256, f64>,
+        Dense<256, 2, Identity, f64>,
     );
     let n = check::<Net, 10, 2>("2d after a dense layer", 7, 3);
     assert_eq!(n, products(7, true));
@@ -195,29 +201,29 @@ fn conv2d_input_gradient_into_a_dense_layer() {
 #[test]
 fn conv1d_same_then_stride_2_padded() {
     type Net = (
-        Dense<12, 24, Tanh, f64>,
-        Unflatten1d<24, 2, 12, f64>,
-        Conv1d<2, 3, 3, 1, 1, 12, 12, ReLU, f64>,
-        Conv1d<3, 4, 5, 2, 2, 12, 6, Tanh, f64>,
-        Flatten1d<4, 6, 24, f64>,
-        Dense<24, 3, Identity, f64>,
+        Dense<12, 128, Tanh, f64>,
+        Unflatten1d<128, 4, 32, f64>,
+        Conv1d<4, 16, 3, 1, 1, 32, 32, ReLU, f64>,
+        Conv1d<16, 8, 5, 2, 2, 32, 16, Tanh, f64>,
+        Flatten1d<8, 16, 128, f64>,
+        Dense<128, 3, Identity, f64>,
     );
     let n = check::<Net, 12, 3>("1d same, stride 2 padded", 10, 4);
     assert_eq!(n, 2 * products(10, true));
 }
 
-/// "Valid" with a kernel of one tap and an even kernel at stride 2 without
-/// padding, whose last input position no window reaches.
+/// "Valid" with a kernel of one tap, then an even kernel at stride 2
+/// without padding, whose last input position no window reaches.
 #[test]
 fn conv1d_valid_and_uncovered_inputs() {
     type Net = (
-        Unflatten1d<33, 3, 11, f64>,
-        Conv1d<3, 4, 1, 1, 0, 11, 11, Sigmoid, f64>,
-        Conv1d<4, 2, 2, 2, 0, 11, 5, SiLU, f64>,
-        Flatten1d<2, 5, 10, f64>,
-        Dense<10, 2, Identity, f64>,
+        Unflatten1d<328, 8, 41, f64>,
+        Conv1d<8, 16, 1, 1, 0, 41, 41, Sigmoid, f64>,
+        Conv1d<16, 8, 2, 2, 0, 41, 20, SiLU, f64>,
+        Flatten1d<8, 20, 160, f64>,
+        Dense<160, 2, Identity, f64>,
     );
-    let n = check::<Net, 33, 2>("1d valid, uncovered", 5, 5);
+    let n = check::<Net, 328, 2>("1d valid, uncovered", 5, 5);
     assert_eq!(n, products(5, false) + products(5, true));
 }
 
@@ -279,7 +285,9 @@ fn w6_train_step_either_way() {
         let mut per_sample = start.clone();
         let mut grads = Box::<W6<f64>>::zeroed();
         let mut adam = Adam::new(1e-3);
-        let loss = per_sample.train_step(&x, &labels, &SoftmaxCrossEntropy, &mut adam, &mut grads, Clip::None).unwrap();
+        let loss = per_sample
+            .train_step(&x, &labels, &SoftmaxCrossEntropy, &mut adam, &mut grads, Clip::None)
+            .unwrap();
 
         assert_close("W6 loss", &[loss_batched], &[loss]);
         assert_params_close("W6 after a batched step", &*batched, &*per_sample);
@@ -300,7 +308,14 @@ fn w6_fit_either_way() {
         let options = FitOptions { epochs: 1, batch_size: 8, shuffle: false, ..FitOptions::default() };
         let mut adam = Adam::new(1e-3);
         fitted
-            .fit(&x, &labels, &SoftmaxCrossEntropy, &mut adam, options, &mut Xoshiro128PlusPlus::seed_from_u64(0))
+            .fit(
+                &x,
+                &labels,
+                &SoftmaxCrossEntropy,
+                &mut adam,
+                options,
+                &mut Xoshiro128PlusPlus::seed_from_u64(0),
+            )
             .unwrap();
 
         let mut stepped = start.clone();
@@ -356,7 +371,10 @@ fn a_smaller_batch_reuses_the_buffers() {
         let n = allocations_in(|| {
             workspace.gradient(&net, &x[..5], &labels[..5], &SoftmaxCrossEntropy, &mut grads).unwrap();
         });
-        assert_eq!(n, products(5, false) + products(5, true) + usize::from(backprop::batch::gemm_pays(5, 784, 10)) * 3);
+        assert_eq!(
+            n,
+            products(5, false) + products(5, true) + usize::from(backprop::batch::gemm_pays(5, 784, 10)) * 3
+        );
         let want = per_sample_gradient::<W6<f64>, 784, 10>(&net, &x[..5], &labels[..5]);
         assert_params_close("W6, 5 rows after 8", &*grads, &*want);
     });

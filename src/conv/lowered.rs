@@ -43,17 +43,28 @@
 //! buffer, activated in place, when `f'` needs only `A`:
 //! [`Activation::DERIVATIVE_FROM_OUTPUT`]).
 //!
-//! # Why one product per sample
+//! # One product per sample, the column matrix built twice
 //!
-//! The batch could be one product, `W · [col(x_1) … col(x_B)]`, but its
-//! result is channel-major across the batch (`CO × B·N`), not the
+//! The batch could be one product per pass, `W · [col(x_1) … col(x_B)]`,
+//! but its result is channel-major across the batch (`CO × B·N`), not the
 //! sample-major tensors the next layer reads, and its column matrices and
-//! `Wᵀ Δ` (`CK × B·N`, 1.8 MB for W6's second convolution at 32 rows)
-//! leave the cache. One product per sample writes each sample's output in
-//! place and keeps `Wᵀ Δ_b` in one reused `CK × N` buffer (56 KB there).
-//! The products alone, W6's six at 32 rows (`benches/cnn_train.rs`'s
-//! shapes, on the AMD EPYC of `benches/README.md`): 1.9 ms per sample
-//! against 2.1 ms as three batch-wide products per layer.
+//! `Wᵀ Δ` (`CK × B·N`, 1.8 MB for W6's second convolution at 32 rows) do
+//! not stay in the cache. One product per sample writes each sample's `Z`
+//! in place, and one `CK × N` column matrix (56 KB there) serves every
+//! sample: built in the forward pass for `W · col(x_b)`, built again in the
+//! backward pass for `Δ_b · col(x_b)ᵀ`, and `Wᵀ Δ_b` has one `CK × N`
+//! buffer too. In a one-off measurement outside the benches (thread CPU
+//! time, medians of 40 alternating runs, on the AMD EPYC of
+//! `benches/README.md`), W6's convolution products at 32 rows took 1.49 ms
+//! as products per sample against 1.73–1.83 ms as batch-wide ones, and keeping
+//! every sample's column matrix instead of building it twice made the W6
+//! step no faster.
+//!
+//! For stride 1 with "same" padding a tap's row of the column matrix is
+//! the flattened input shifted by `kr·W + kc − (P·W + P)`: one contiguous
+//! copy, then zeros in the columns where the shift wraps around a row
+//! (col2im likewise: zero those entries, then one shifted sum). Other
+//! geometries copy row by row.
 //!
 //! # Summation order
 //!
@@ -69,11 +80,12 @@
 //!
 //! # Memory
 //!
-//! The buffers (column matrices of every row, `Z` if kept, `A`, `Δ`, one
-//! `Wᵀ Δ_b`) grow to the largest batch seen and are reused: after the first
-//! step the lowered path allocates nothing of its own; `matrixmultiply`
-//! allocates its packing buffer on each of its calls (three per sample in a
-//! training pass that wants the input gradient, two without).
+//! `Z` (if `f'` needs it), `A` and `Δ` per row, one column matrix and one
+//! `Wᵀ Δ_b` (both `CK × N`, whatever the batch size): they grow to the
+//! largest batch seen and are reused, so after its first step the lowered
+//! path allocates nothing of its own; `matrixmultiply` allocates its
+//! packing buffer on each of its calls (three per sample in a training
+//! pass that wants the input gradient, two without, one in inference).
 
 extern crate alloc;
 
@@ -115,9 +127,26 @@ pub(crate) trait Lowered: Layer {
 /// Whether a convolution with `CK = CI·K·K` taps, `CO` output channels and
 /// `N = HO·WO` output positions runs `rows` rows faster lowered to matrix
 /// products than row by row through the per-sample kernels.
+///
+/// # Math
+///
+/// Both paths cost about the same per row whatever the batch size (the
+/// lowered path runs one set of products per row): the per-sample kernels
+/// `r · CO·CK·N`, the lowered path a fixed cost per row (three calls of
+/// `matrixmultiply`, each packing its operands, and the column matrix) plus
+/// `g · CO·CK·N` with `g < r`. So the products pay once a row has enough
+/// multiply-adds, from about 4096 on:
+///
+/// ```text
+/// rows ≥ 2   and   CO · CK · N ≥ 2¹²
+/// ```
+///
+/// A single row stays on the per-sample path, whose results have the same
+/// bits on every machine (a batch of one is what `fit` with `batch_size: 1`
+/// and the microcontroller's training run). `benches/batch.rs` measures
+/// both paths on sixteen shapes (`benches/README.md` has the table).
 pub(crate) const fn lowering_pays(rows: usize, taps: usize, outputs: usize, positions: usize) -> bool {
-    let _ = (taps, outputs, positions);
-    rows >= 2
+    rows >= 2 && taps.saturating_mul(outputs).saturating_mul(positions) >= 1 << 12
 }
 
 /// Whether layer `L` takes the lowered path for `rows` rows.
@@ -133,7 +162,7 @@ pub struct ConvRows<Y, Tape, T> {
     samples: SampleRows<Y, Tape>,
     /// Whether the last forward pass was lowered.
     lowered: bool,
-    /// `col(x_b)` of every row, `CK × N` each, one after another.
+    /// `col(x_b)` of the row at hand, `CK × N`.
     columns: Vec<T>,
     /// `Z`, one tensor per row (no rows if `f'` needs only `A`).
     pre_activation: Vec<Y>,
@@ -189,7 +218,7 @@ impl<Y: Copy, Tape, T: Float + 'static> ConvRows<Y, Tape, T> {
         let rows = input.len();
         let keep_z = !<L::Activation as Activation>::DERIVATIVE_FROM_OUTPUT;
         // Growing allocates; shrinking and reuse do not.
-        self.columns.resize(rows * taps * positions, T::zero());
+        self.columns.resize(taps * positions, T::zero());
         self.pre_activation.resize(if keep_z { rows } else { 0 }, L::zero_output());
         self.output.resize(rows, L::zero_output());
         self.gradient.resize(rows, L::zero_output());
@@ -197,11 +226,11 @@ impl<Y: Copy, Tape, T: Float + 'static> ConvRows<Y, Tape, T> {
         let (weights, bias) = layer.parameters();
         let w = Matrix::row_major(weights, outputs, taps);
         let z = if keep_z { &mut self.pre_activation } else { &mut self.output };
+        let col = &mut self.columns;
         let samples = L::flat_inputs(input)
             .chunks_exact(g.ci * g.h * g.w)
-            .zip(self.columns.chunks_exact_mut(taps * positions))
             .zip(L::flat_outputs_mut(z).chunks_exact_mut(outputs * positions));
-        for ((x, col), z) in samples {
+        for (x, z) in samples {
             im2col(g, x, col);
             // Z_b = W · col(x_b)
             gemm_into(T::one(), w, Matrix::row_major(col, taps, positions), T::zero(), z);
@@ -269,20 +298,23 @@ impl<Y: Copy, Tape, T: Float + 'static> ConvRows<Y, Tape, T> {
         // f' reads Z, or A standing in for it when it needs only A.
         let z = L::flat_outputs(if keep_z { pre_activation } else { output }).chunks_exact(tensor);
         let delta = L::flat_outputs_mut(gradient).chunks_exact_mut(tensor);
-        let col = columns.chunks_exact(taps * positions);
+        columns.resize(taps * positions, T::zero());
+        let x = L::flat_inputs(input).chunks_exact(g.ci * g.h * g.w);
         let mut d_x = d_input.map(|d| L::flat_inputs_mut(d).chunks_exact_mut(g.ci * g.h * g.w));
         let df = <L::Activation as Activation>::df::<T>;
-        for (b, (((delta, z), a), col)) in delta.zip(z).zip(a).zip(col).take(rows).enumerate() {
-            // Δ_b = ∂L/∂A_b ⊙ f'(Z_b, A_b)
-            for ((d, &z), &a) in delta.iter_mut().zip(z).zip(a) {
-                *d = *d * df(z, a);
-            }
-            let delta = &*delta;
-            // ∂L/∂b += Δ_b 1
-            for (db, delta) in d_bias.iter_mut().zip(delta.chunks_exact(positions)) {
+        for (b, (((delta, z), a), x)) in delta.zip(z).zip(a).zip(x).take(rows).enumerate() {
+            // Δ_b = ∂L/∂A_b ⊙ f'(Z_b, A_b) and ∂L/∂b += Δ_b 1, channel by channel
+            let channels = delta.chunks_exact_mut(positions).zip(z.chunks_exact(positions));
+            for ((delta, z), (a, db)) in channels.zip(a.chunks_exact(positions).zip(d_bias.iter_mut())) {
+                for ((d, &z), &a) in delta.iter_mut().zip(z).zip(a) {
+                    *d = *d * df(z, a);
+                }
                 *db = *db + sum(delta);
             }
+            let delta = &*delta;
             // ∂L/∂W += Δ_b · col(x_b)ᵀ (written by the first row if WRITE)
+            im2col(g, x, columns);
+            let col = &columns[..];
             let beta = if WRITE && b == 0 { T::zero() } else { T::one() };
             gemm_into(
                 T::one(),
@@ -336,6 +368,41 @@ fn span(k: usize, pad: usize, s: usize, n: usize, out: usize) -> (usize, usize) 
     (lo.min(hi), hi)
 }
 
+/// Whether tap `(kr, kc)` reads, at output position `(r, c)`, input
+/// position `(r + kr − P, c + kc − P)` of an input as large as the output:
+/// stride 1 and "same" padding. Then the tap's row of the column matrix is
+/// the flattened input shifted by `kr·W + kc − (P·W + P)`, one contiguous
+/// copy, except in the columns where the shift wraps around a row.
+#[inline(always)]
+fn same_size(g: Geometry) -> bool {
+    g.s == 1 && g.h == g.ho && g.w == g.wo
+}
+
+/// For a tap `(kr, kc)` of a [`same_size`] convolution: the positions
+/// `lo..hi` of the flattened output whose shifted input position
+/// `q + shift` lies inside the flattened input, and `lo + shift`.
+#[inline(always)]
+fn shifted(g: Geometry, kr: usize, kc: usize) -> (usize, usize, usize) {
+    let n = g.h * g.w;
+    let (offset, base) = (kr * g.w + kc, g.ph * g.w + g.pw);
+    let lo = base.saturating_sub(offset).min(n);
+    let hi = (n + base).saturating_sub(offset).min(n).max(lo);
+    (lo, hi, lo + offset - base)
+}
+
+/// Zeros the columns `c < lo` and `c ≥ hi` of every row (of `wo` columns)
+/// of `m`.
+#[inline(always)]
+fn zero_columns_outside<T: Float>(m: &mut [T], wo: usize, (lo, hi): (usize, usize)) {
+    if lo > 0 || hi < wo {
+        for row in m.chunks_exact_mut(wo) {
+            let (before, rest) = row.split_at_mut(lo);
+            before.fill(T::zero());
+            rest[hi - lo..].fill(T::zero());
+        }
+    }
+}
+
 /// `col(x)`: the `CK × N` column matrix of one sample `x` (`CI × H × W`),
 /// written into `col`.
 #[inline(always)]
@@ -346,6 +413,17 @@ fn im2col<T: Float>(g: Geometry, x: &[T], col: &mut [T]) {
             for kc in 0..g.kw {
                 let Some(col_row) = col_rows.next() else { return };
                 let (c_lo, c_hi) = span(kc, g.pw, g.s, g.w, g.wo);
+                if same_size(g) {
+                    // One shifted copy, then the wrapped columns zeroed.
+                    let (lo, hi, from) = shifted(g, kr, kc);
+                    let (before, rest) = col_row.split_at_mut(lo);
+                    let (inside, after) = rest.split_at_mut(hi - lo);
+                    before.fill(T::zero());
+                    inside.copy_from_slice(&x_i[from..][..inside.len()]);
+                    after.fill(T::zero());
+                    zero_columns_outside(col_row, g.wo, (c_lo, c_hi));
+                    continue;
+                }
                 let first = (c_lo * g.s + kc).saturating_sub(g.pw);
                 for (r, out) in col_row.chunks_exact_mut(g.wo).enumerate() {
                     // The input row y = r·S + kr − P, if it is inside.
@@ -379,16 +457,27 @@ fn im2col<T: Float>(g: Geometry, x: &[T], col: &mut [T]) {
 
 /// `col⁻¹`: every entry of the `CK × N` matrix `d_col` added onto the input
 /// position of `d_x` (`CI × H × W`, overwritten) that `col` copied it from,
-/// taps in weight order.
+/// taps in weight order. `d_col`'s entries that `col` fills with padding
+/// may be overwritten with zeros.
 #[inline(always)]
-fn col2im<T: Float>(g: Geometry, d_col: &[T], d_x: &mut [T]) {
+fn col2im<T: Float>(g: Geometry, d_col: &mut [T], d_x: &mut [T]) {
     d_x.fill(T::zero());
-    let mut col_rows = d_col.chunks_exact(g.ho * g.wo);
+    let mut col_rows = d_col.chunks_exact_mut(g.ho * g.wo);
     for dx_i in d_x.chunks_exact_mut(g.h * g.w) {
         for kr in 0..g.kh {
             for kc in 0..g.kw {
                 let Some(col_row) = col_rows.next() else { return };
                 let (c_lo, c_hi) = span(kc, g.pw, g.s, g.w, g.wo);
+                if same_size(g) {
+                    // The wrapped columns zeroed (adding them then adds 0),
+                    // then one shifted sum.
+                    zero_columns_outside(col_row, g.wo, (c_lo, c_hi));
+                    let (lo, hi, to) = shifted(g, kr, kc);
+                    for (dx, &d) in dx_i[to..].iter_mut().zip(&col_row[lo..hi]) {
+                        *dx = *dx + d;
+                    }
+                    continue;
+                }
                 let first = (c_lo * g.s + kc).saturating_sub(g.pw);
                 for (r, d) in col_row.chunks_exact(g.wo).enumerate() {
                     let y = r * g.s + kr;
@@ -430,7 +519,8 @@ impl<
     > Lowered for Conv2d<CI, CO, K, S, P, H, W, HO, WO, A, T>
 {
     type Activation = A;
-    const GEOMETRY: Geometry = Geometry { ci: CI, kh: K, kw: K, s: S, ph: P, pw: P, h: H, w: W, ho: HO, wo: WO };
+    const GEOMETRY: Geometry =
+        Geometry { ci: CI, kh: K, kw: K, s: S, ph: P, pw: P, h: H, w: W, ho: HO, wo: WO };
     const OUT_CHANNELS: usize = CO;
 
     fn zero_output() -> Self::Output {
@@ -476,7 +566,8 @@ impl<
 {
     type Activation = A;
     // One row: a 1 × K kernel, no vertical padding.
-    const GEOMETRY: Geometry = Geometry { ci: CI, kh: 1, kw: K, s: S, ph: 0, pw: P, h: 1, w: L, ho: 1, wo: LO };
+    const GEOMETRY: Geometry =
+        Geometry { ci: CI, kh: 1, kw: K, s: S, ph: 0, pw: P, h: 1, w: L, ho: 1, wo: LO };
     const OUT_CHANNELS: usize = CO;
 
     fn zero_output() -> Self::Output {
@@ -505,5 +596,219 @@ impl<
 
     fn parameters_mut(&mut self) -> (&mut [T], &mut [T]) {
         (self.weights.as_flattened_mut().as_flattened_mut(), &mut self.bias)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The column matrix and its adjoint against their definitions, and the
+    //! lowered backward pass adding (`WRITE = false`) onto gradients, which
+    //! no public entry point does (`tests/conv_batch.rs` checks the rest
+    //! through the public API).
+
+    extern crate std;
+
+    use super::{col2im, im2col, lowered, lowering_pays, span, Geometry};
+    use crate::activation::{ReLU, Tanh};
+    use crate::conv::{Conv1d, Conv2d, Flatten2d, Unflatten2d};
+    use crate::dense::Dense;
+    use crate::layer::Layer;
+    use crate::params::Params;
+    use crate::passes::Backward;
+    use crate::simd::Portable;
+    use rand::rngs::Xoshiro128PlusPlus;
+    use rand::{RngExt, SeedableRng};
+    use std::vec::Vec;
+
+    /// Every geometry with a few channels, sizes 1 to 7, kernels 1 to 4,
+    /// strides 1 to 3 and paddings 0 to 2 (both 2-d and 1-d), that a layer
+    /// accepts.
+    fn geometries() -> Vec<Geometry> {
+        let mut all = Vec::new();
+        for (h, w) in [(1, 1), (1, 7), (3, 5), (4, 4), (7, 6)] {
+            for k in 1..5 {
+                for s in 1..4 {
+                    for p in 0..3 {
+                        let (kh, ph) = if h == 1 { (1, 0) } else { (k, p) };
+                        if h + 2 * ph < kh || w + 2 * p < k {
+                            continue;
+                        }
+                        let (ho, wo) = ((h + 2 * ph - kh) / s + 1, (w + 2 * p - k) / s + 1);
+                        all.push(Geometry { ci: 2, kh, kw: k, s, ph, pw: p, h, w, ho, wo });
+                    }
+                }
+            }
+        }
+        all
+    }
+
+    /// `col(x)` by its definition.
+    fn naive_im2col(g: Geometry, x: &[f64]) -> Vec<f64> {
+        let mut col = Vec::new();
+        for i in 0..g.ci {
+            for kr in 0..g.kh {
+                for kc in 0..g.kw {
+                    for r in 0..g.ho {
+                        for c in 0..g.wo {
+                            let (y, x_) = (
+                                (r * g.s + kr) as isize - g.ph as isize,
+                                (c * g.s + kc) as isize - g.pw as isize,
+                            );
+                            let inside = (0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&x_);
+                            col.push(if inside {
+                                x[(i * g.h + y as usize) * g.w + x_ as usize]
+                            } else {
+                                0.0
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        col
+    }
+
+    #[test]
+    fn span_is_the_set_of_outputs_inside_the_input() {
+        for n in 1..12 {
+            for kernel in 1..6 {
+                for k in 0..kernel {
+                    for pad in 0..4 {
+                        for s in 1..4 {
+                            if n + 2 * pad < kernel {
+                                continue;
+                            }
+                            let out = (n + 2 * pad - kernel) / s + 1;
+                            let inside: Vec<usize> =
+                                (0..out).filter(|p| p * s + k >= pad && p * s + k - pad < n).collect();
+                            let (lo, hi) = span(k, pad, s, n, out);
+                            if inside.is_empty() {
+                                assert_eq!(lo, hi, "n {n} k {k} pad {pad} s {s}");
+                            } else {
+                                assert_eq!(
+                                    (lo..hi).collect::<Vec<_>>(),
+                                    inside,
+                                    "n {n} k {k} pad {pad} s {s}"
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `im2col` (including the shifted copy of "same" convolutions) is
+    /// its definition, over garbage in its output buffer.
+    #[test]
+    fn im2col_is_its_definition() {
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(1);
+        for g in geometries() {
+            let x: Vec<f64> = (0..g.ci * g.h * g.w).map(|_| rng.random::<f64>() - 0.5).collect();
+            let mut col = std::vec![f64::NAN; g.ci * g.kh * g.kw * g.ho * g.wo];
+            im2col(g, &x, &mut col);
+            assert_eq!(col, naive_im2col(g, &x), "h {} w {} k {} s {} p {}", g.h, g.w, g.kw, g.s, g.pw);
+        }
+    }
+
+    /// `col⁻¹` is the adjoint of `col`, `⟨col(x), m⟩ = ⟨x, col⁻¹(m)⟩`, and
+    /// is the scatter-add of its definition.
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(2);
+        for g in geometries() {
+            let x: Vec<f64> = (0..g.ci * g.h * g.w).map(|_| rng.random::<f64>() - 0.5).collect();
+            let m: Vec<f64> =
+                (0..g.ci * g.kh * g.kw * g.ho * g.wo).map(|_| rng.random::<f64>() - 0.5).collect();
+            // The scatter-add by definition: each entry of m onto the input it was copied from.
+            let mut want = std::vec![0.0; x.len()];
+            let mut k = 0;
+            for i in 0..g.ci {
+                for kr in 0..g.kh {
+                    for kc in 0..g.kw {
+                        for r in 0..g.ho {
+                            for c in 0..g.wo {
+                                let (y, x_) = (
+                                    (r * g.s + kr) as isize - g.ph as isize,
+                                    (c * g.s + kc) as isize - g.pw as isize,
+                                );
+                                if (0..g.h as isize).contains(&y) && (0..g.w as isize).contains(&x_) {
+                                    want[(i * g.h + y as usize) * g.w + x_ as usize] += m[k];
+                                }
+                                k += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            let mut got = std::vec![f64::NAN; x.len()];
+            col2im(g, &mut m.clone(), &mut got);
+            for (got, want) in got.iter().zip(&want) {
+                assert!((got - want).abs() <= 1e-15, "{got} vs {want}");
+            }
+            let left: f64 = naive_im2col(g, &x).iter().zip(&m).map(|(a, b)| a * b).sum();
+            let right: f64 = x.iter().zip(&got).map(|(a, b)| a * b).sum();
+            assert!((left - right).abs() <= 1e-12, "⟨col(x), m⟩ {left} vs ⟨x, col⁻¹(m)⟩ {right}");
+        }
+    }
+
+    #[test]
+    fn the_rule() {
+        // A row of 4096 multiply-adds: 1 → 8 channels, 3x3, 8x8 outputs has 4608.
+        assert!(lowering_pays(2, 9, 8, 64) && !lowering_pays(1, 9, 8, 64));
+        assert!(!lowering_pays(32, 18, 4, 49) && lowering_pays(32, 16, 16, 16));
+        assert!(lowered::<Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU, f32>>(32));
+        assert!(!lowered::<Conv1d<2, 3, 3, 1, 0, 11, 9, ReLU, f32>>(32));
+    }
+
+    /// The lowered backward pass with `WRITE = false` adds the batch's
+    /// gradients onto what `grads` held, and computes every row's input
+    /// gradient, as the per-sample `backward` summed sample by sample does.
+    #[test]
+    fn lowered_rows_add_gradients_and_give_input_gradients() {
+        type Net = (
+            Unflatten2d<98, 2, 7, 7, f64>,
+            Conv2d<2, 8, 3, 1, 1, 7, 7, 7, 7, Tanh, f64>,
+            Conv2d<8, 6, 3, 2, 1, 7, 7, 4, 4, ReLU, f64>,
+            Flatten2d<6, 4, 4, 96, f64>,
+            Dense<96, 3, Tanh, f64>,
+        );
+        assert!(lowered::<Conv2d<2, 8, 3, 1, 1, 7, 7, 7, 7, Tanh, f64>>(5));
+        assert!(lowered::<Conv2d<8, 6, 3, 2, 1, 7, 7, 4, 4, ReLU, f64>>(5));
+        let mut rng = Xoshiro128PlusPlus::seed_from_u64(3);
+        let mut net = Net::random(&mut rng);
+        net.for_each_tensor_mut(|t| t.iter_mut().for_each(|v| *v += 0.01));
+        let mut draw = |_| rng.random::<f64>() * 2.0 - 1.0;
+        let x: Vec<[f64; 98]> = (0..5).map(|_| core::array::from_fn(&mut draw)).collect();
+        let d_y: Vec<[f64; 3]> = (0..5).map(|_| core::array::from_fn(&mut draw)).collect();
+
+        let mut want = Net::zeroed();
+        want.for_each_tensor_mut(|t| t.iter_mut().enumerate().for_each(|(k, v)| *v = 0.5 - 0.01 * k as f64));
+        let mut grads = want;
+        let mut want_dx = Vec::new();
+        for (x, d) in x.iter().zip(&d_y) {
+            let (_, tape) = net.forward_tape(x);
+            want_dx.push(net.backward(&tape, d, &mut want));
+        }
+
+        let mut tape = <Net as Layer>::Rows::default();
+        net.forward_rows(Portable, &x, &mut tape);
+        Net::output_rows(&mut tape).1.copy_from_slice(&d_y);
+        let mut dx = std::vec![[f64::NAN; 98]; 5];
+        net.backward_rows::<_, false>(Portable, &x, &mut tape, &mut grads, Some(&mut dx));
+        let close = |a: &[f64], b: &[f64], what: &str| {
+            assert_eq!(a.len(), b.len());
+            let scale = b.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+            for (k, (a, b)) in a.iter().zip(b).enumerate() {
+                assert!((a - b).abs() <= 1e-12 * b.abs().max(scale), "{what} {k}: {a} vs {b}");
+            }
+        };
+        close(dx.as_flattened(), want_dx.as_flattened(), "input gradient");
+        let flat = |m: &Net| {
+            let mut v = Vec::new();
+            m.for_each_tensor(|t| v.extend_from_slice(t));
+            v
+        };
+        close(&flat(&grads), &flat(&want), "accumulated gradient");
     }
 }

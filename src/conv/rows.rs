@@ -6,7 +6,7 @@
 extern crate alloc;
 
 use crate::layer::Layer;
-use crate::simd::Isa;
+use crate::simd::{self, Isa, Kernel};
 use alloc::vec::Vec;
 
 /// A batch's outputs, their gradients and the per-sample tapes.
@@ -23,9 +23,15 @@ impl<Y, Tape> Default for SampleRows<Y, Tape> {
 }
 
 impl<Y: Copy, Tape> SampleRows<Y, Tape> {
-    /// The forward pass of every row of `input`, one sample at a time.
+    /// The forward pass of every row of `input`, one sample at a time,
+    /// each row dispatched as [`Forward::forward`](crate::Forward::forward)
+    /// dispatches a sample (the same instruction set as `isa`): the
+    /// per-sample kernel then compiles as it does for one sample. Inlined
+    /// into the loop over the rows instead, the max pools' kernels compiled
+    /// to scalar branches and made the W6 training step 1.3 times slower
+    /// (`benches/cnn_train.rs`).
     #[inline(always)]
-    pub(crate) fn forward<L, I>(&mut self, layer: &L, isa: I, input: &[L::Input]) -> &[Y]
+    pub(crate) fn forward<L, I>(&mut self, layer: &L, _isa: I, input: &[L::Input]) -> &[Y]
     where
         L: Layer<Output = Y, Tape = Tape>,
         I: Isa,
@@ -33,7 +39,7 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
         self.outputs.clear();
         self.tapes.clear();
         for x in input {
-            let (y, tape) = layer.forward_tape_in(isa, x);
+            let (y, tape) = simd::dispatch(Row { layer, x });
             self.outputs.push(y);
             self.tapes.push(tape);
         }
@@ -92,5 +98,20 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
                 }
             }
         }
+    }
+}
+
+/// One row's forward pass with its tape, as a kernel of its own.
+struct Row<'a, L: Layer> {
+    layer: &'a L,
+    x: &'a L::Input,
+}
+
+impl<L: Layer> Kernel for Row<'_, L> {
+    type Output = (L::Output, L::Tape);
+
+    #[inline(always)]
+    fn run<I: Isa>(self, isa: I) -> Self::Output {
+        self.layer.forward_tape_in(isa, self.x)
     }
 }
