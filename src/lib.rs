@@ -2,9 +2,10 @@
 //!
 //! # The idea
 //!
-//! A network is written as a type: a tuple of layers, each a
-//! [`Dense<IN, OUT, Activation>`](Dense). The compiler checks that every
-//! layer's input width equals the previous layer's output width, that inputs
+//! A network is written as a type: a tuple of layers, such as
+//! [`Dense<IN, OUT, Activation>`](Dense) or the convolutions and pools of
+//! [`conv`]. The compiler checks that every layer's input shape equals the
+//! previous layer's output shape, that inputs
 //! and targets have the right widths, and then turns the forward and backward
 //! passes into straight-line code over fixed-size arrays. There are no shape
 //! checks at run time, because there are no shapes at run time, and the
@@ -36,7 +37,7 @@
 //! ```compile_fail
 //! use backprop::prelude::*;
 //! type Broken = (Dense<2, 3, Tanh>, Dense<4, 1, Sigmoid>);
-//! // error[E0277]: layer widths do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
+//! // error[E0277]: layer shapes do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
 //! let net: Broken = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(0));
 //! ```
 //!
@@ -152,10 +153,10 @@
 //!
 //! | what | items |
 //! |---|---|
-//! | layers | **[`Dense<IN, OUT, A, T>`](Dense)** (`new`, `random_with`, `affine`) and its [`DenseTape`]; tuples of up to 12 models, nested freely ([`chain`]); `Box<M>` ([`boxed`]) |
+//! | layers | **[`Dense<IN, OUT, A, T>`](Dense)** (`new`, `random_with`, `affine`) and its [`DenseTape`]; the convolutional layers of [`conv`]: **[`Conv1d`]**, **[`Conv2d`]** (`new`, `random_with`), **[`MaxPool1d`]**, **[`AvgPool1d`]**, **[`MaxPool2d`]**, **[`AvgPool2d`]**, **[`GlobalAvgPool1d`]**, **[`GlobalAvgPool2d`]**, **[`Flatten1d`]**, **[`Flatten2d`]**, **[`Unflatten1d`]**, **[`Unflatten2d`]**, with [`conv::out_len`] and the tensor aliases [`conv::Sequence`], [`conv::Image`]; tuples of up to 12 models, nested freely ([`chain`]); `Box<M>` ([`boxed`]) |
 //! | making a model | **[`Model::init`]** (the one way to draw a fresh model); [`Params::zeroed`] (the all-zero value gradients start from); [`Dense::new`] for given weights |
 //! | running it | **[`Forward`]** (`forward`), **[`Backward`]** (`forward_tape`, `backward`, `backward_params`), **[`Infer`]** (`predict`, `predict_into`, `classify`, `accuracy`, `evaluate`) |
-//! | its parameters | **[`Params`]** (`PARAMS`, `zeroed`, `visit`, `for_each_tensor`, `fill_zero`, `scale`, `param`, `set_param`); **[`Architecture`]** and [`LayerInfo`] (the layers a type describes, its fingerprint); [`Model::BYTES`], [`Model::TAPE_BYTES`] |
+//! | its parameters | **[`Params`]** (`PARAMS`, `zeroed`, `visit`, `for_each_tensor`, `fill_zero`, `scale`, `param`, `set_param`); **[`Architecture`]**, [`LayerInfo`] and [`LayerKind`] (the layers a type describes, its fingerprint); [`Model::BYTES`], [`Model::TAPE_BYTES`] |
 //! | activations | [`activation`]: `Identity`, `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softplus`, `Gelu`, `GeluErf`, `SiLU`, `Elu`, and the [`Activation`](activation::Activation) trait |
 //! | losses | [`loss`]: `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy`, `BceWithLogits`, `SoftmaxCrossEntropy`, the [`Loss`](loss::Loss) trait, `softmax`, `argmax`; every entry point takes the loss by reference |
 //! | optimizers | [`optim`]: `Sgd` (→ `SgdMomentum`), `Adam`, `AdamW`, `RmsProp`, each generic over the model it steps; the [`Optimizer`](optim::Optimizer) trait (`step`, `step_with_rate`) |
@@ -291,6 +292,7 @@ pub mod prelude {
     pub use crate::train::{Clip, EarlyStopping, EpochReport, Schedule, StopReason};
     #[cfg(feature = "alloc")]
     pub use crate::train::{FitOptions, History};
+    pub use crate::{avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d};
     pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Infer, Model, Params, Train};
     pub use crate::{
         AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten1d, Flatten2d, GlobalAvgPool1d, GlobalAvgPool2d,

@@ -1,4 +1,4 @@
-//! A model: [`Model`], what every `Dense` layer, tuple of models and boxed
+//! A model: [`Model`], what every layer, tuple of models and boxed
 //! model is, and [`Architecture`], the description of a model's layers from
 //! its type that weight files check against.
 //!
@@ -15,7 +15,8 @@ use rand::Rng;
 
 /// A network: something with a forward pass, a backward pass and parameters.
 ///
-/// Every `Dense` layer and every tuple of models is a `Model`; you never
+/// Every layer (`Dense`, the layers of [`conv`](crate::conv)) and every
+/// tuple of models is a `Model`; you never
 /// implement this trait yourself.
 ///
 /// ```
@@ -49,26 +50,31 @@ pub trait Model: Backward + Architecture + Layer {
 
     /// The size in bytes of the tape [`forward_tape`](Backward::forward_tape)
     /// returns (on the stack), `size_of::<Self::Tape>()`: for each `Dense`
-    /// layer its input, pre-activation and output.
+    /// or convolution layer its input, pre-activation and output, for a max
+    /// pool the position of each window's maximum.
     const TAPE_BYTES: usize = core::mem::size_of::<Self::Tape>();
 }
 
 impl<M: Layer> Model for M {}
 
-/// A model's architecture, known from its type alone: its `Dense` layers in
-/// forward order, each with its widths and activation.
+/// A model's architecture, known from its type alone: its layers in forward
+/// order (`Dense`, convolutions, pools and reshapes), each with its sizes
+/// and activation.
 ///
 /// Weight files use it to refuse weights written for a different network:
 /// [`fingerprint`](Architecture::fingerprint) hashes the description, and the
-/// safetensors names and shapes come from it. Every `Dense` layer and every
-/// tuple of models implements it; nested tuples are flattened, so
-/// `((A, B), C)` and `(A, B, C)` describe the same network.
+/// safetensors names and shapes come from it. Every layer and every tuple of
+/// models implements it; nested tuples are flattened, so `((A, B), C)` and
+/// `(A, B, C)` describe the same network.
 ///
 /// # Contract
 ///
-/// Layer `k` reported by [`for_each_layer`](Architecture::for_each_layer)
-/// owns parameter tensors `2k` (its weights, `outputs × inputs`, row-major)
-/// and `2k + 1` (its bias, `outputs`) in [`Params::visit`] order.
+/// Each layer reported by [`for_each_layer`](Architecture::for_each_layer)
+/// that [has parameters](LayerInfo::has_params) owns two parameter tensors
+/// in [`Params::visit`] order: its weights
+/// ([`weight_shape`](LayerInfo::weight_shape), flattened row-major), then
+/// its bias ([`biases`](LayerInfo::biases) long). The `j`-th such layer owns
+/// tensors `2j` and `2j + 1`; layers without parameters own none.
 ///
 /// ```
 /// use backprop::prelude::*;
@@ -80,23 +86,52 @@ impl<M: Layer> Model for M {}
 /// assert_eq!(Net::LAYERS, 2);
 /// // FNV-1a 64 of "Dense(2,16,Tanh);Dense(16,1,Sigmoid);"
 /// assert_eq!(Net::fingerprint(), 0xfb6d_8d44_206e_df23);
+///
+/// type Cnn = (
+///     Unflatten2d<64, 1, 8, 8>,
+///     Conv2d<1, 4, 3, 1, 1, 8, 8, 8, 8, ReLU>,
+///     MaxPool2d<4, 2, 8, 8, 4, 4>,
+///     Flatten2d<4, 4, 4, 64>,
+///     Dense<64, 10, Identity>,
+/// );
+/// let mut layers = Vec::new();
+/// Cnn::for_each_layer(&mut |layer| layers.push((layer.to_string(), layer.has_params())));
+/// assert_eq!(layers[1], ("Conv2d<1, 4, 3, 1, 1, 8, 8, 8, 8, ReLU>".to_string(), true));
+/// assert_eq!(layers[2], ("MaxPool2d<4, 2, 8, 8, 4, 4>".to_string(), false));
+/// assert_eq!(Cnn::LAYERS, 5);
 /// ```
 pub trait Architecture: Params {
-    /// The number of `Dense` layers, counting inside nested tuples.
+    /// The number of layers of every kind (pools and reshapes too), counting
+    /// inside nested tuples.
     const LAYERS: usize;
 
-    /// Calls `f` with each `Dense` layer's description, in forward order.
+    /// Calls `f` with each layer's description, in forward order: every
+    /// layer, with parameters or without.
     fn for_each_layer<F: FnMut(LayerInfo)>(f: &mut F);
 
     /// A 64-bit fingerprint of the architecture: FNV-1a 64 over the canonical
-    /// description, which is, for each layer in order,
-    /// `Dense(<inputs>,<outputs>,<activation NAME>);` in ASCII with decimal
-    /// widths and no spaces (`Dense(2,16,Tanh);Dense(16,1,Sigmoid);`).
+    /// description, which is, for each layer in order, its kind's name, the
+    /// sizes its type spells except the output sizes, and for a `Dense` or a
+    /// convolution its activation's [`NAME`](crate::activation::Activation::NAME),
+    /// in ASCII with decimal sizes, separated by commas, no spaces:
     ///
+    /// | layer | description |
+    /// |---|---|
+    /// | `Dense<2, 16, Tanh>` | `Dense(2,16,Tanh);` |
+    /// | `Conv1d<CI, CO, K, S, P, L, LO, A>` | `Conv1d(CI,CO,K,S,P,L,A);` |
+    /// | `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>` | `Conv2d(1,8,3,1,1,28,28,ReLU);` |
+    /// | `MaxPool1d<C, K, L, LO>`, `AvgPool1d<..>` | `MaxPool1d(C,K,L);`, `AvgPool1d(C,K,L);` |
+    /// | `MaxPool2d<8, 2, 28, 28, 14, 14>`, `AvgPool2d<..>` | `MaxPool2d(8,2,28,28);`, `AvgPool2d(..);` |
+    /// | `GlobalAvgPool1d<C, L>`, `GlobalAvgPool2d<C, H, W>` | `GlobalAvgPool1d(C,L);`, `GlobalAvgPool2d(C,H,W);` |
+    /// | `Flatten1d<C, L, N>`, `Flatten2d<16, 7, 7, 784>` | `Flatten1d(C,L);`, `Flatten2d(16,7,7);` |
+    /// | `Unflatten1d<N, C, L>`, `Unflatten2d<784, 1, 28, 28>` | `Unflatten1d(C,L);`, `Unflatten2d(1,28,28);` |
+    ///
+    /// A net of `Dense` layers alone is `Dense(2,16,Tanh);Dense(16,1,Sigmoid);`.
     /// The scalar type is not part of it (weight files store it separately).
     /// Computed without allocation; two architectures that differ in any
-    /// width, activation or the number of layers get different descriptions,
-    /// so equal fingerprints mean equal architectures up to a 2⁻⁶⁴ chance.
+    /// size, stride, padding, kind of layer, activation or the number of
+    /// layers get different descriptions, so equal fingerprints mean equal
+    /// architectures up to a 2⁻⁶⁴ chance.
     ///
     /// # Math
     ///
@@ -118,8 +153,34 @@ impl<M: Layer> Architecture for M {
 /// One layer as [`Architecture`] describes it: its kind (with the sizes its
 /// type names), its flattened input and output lengths, and its activation.
 ///
-/// Its `Display` is the type's spelling: `Dense<2, 16, Tanh>`,
-/// `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>`, `MaxPool2d<8, 2, 28, 28, 14, 14>`.
+/// Its `Display` is the type's spelling without the scalar, with the
+/// activation's [`NAME`](crate::activation::Activation::NAME):
+/// `Dense<2, 16, Tanh>`, `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>`,
+/// `MaxPool2d<8, 2, 28, 28, 14, 14>`.
+///
+/// ```
+/// use backprop::prelude::*;
+///
+/// type Net = (
+///     Unflatten2d<784, 1, 28, 28>,
+///     Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>,
+///     MaxPool2d<8, 2, 28, 28, 14, 14>,
+///     Flatten2d<8, 14, 14, 1568>,
+///     Dense<1568, 10, Identity>,
+/// );
+/// let mut layers = Vec::new();
+/// Net::for_each_layer(&mut |layer| layers.push(layer.to_string()));
+/// assert_eq!(
+///     layers,
+///     [
+///         "Unflatten2d<784, 1, 28, 28>",
+///         "Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>",
+///         "MaxPool2d<8, 2, 28, 28, 14, 14>",
+///         "Flatten2d<8, 14, 14, 1568>",
+///         "Dense<1568, 10, Identity>",
+///     ]
+/// );
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LayerInfo {
     /// What kind of layer, with the sizes of its type.
@@ -332,6 +393,47 @@ impl LayerInfo {
         }
     }
 
+    /// The const parameters of the layer's type before its activation and
+    /// scalar, in the type's order, output sizes included
+    /// (`Conv2d<CI, CO, K, S, P, H, W, HO, WO, ..>`, `Unflatten2d<N, C, H, W>`).
+    fn type_sizes(&self) -> ([usize; 9], usize) {
+        use crate::conv::out_len;
+        let (inputs, outputs) = (self.inputs, self.outputs);
+        match self.kind {
+            LayerKind::Dense => ([inputs, outputs, 0, 0, 0, 0, 0, 0, 0], 2),
+            LayerKind::Conv1d { in_channels, out_channels, kernel, stride, padding, length } => {
+                let out = out_len(length, kernel, stride, padding);
+                ([in_channels, out_channels, kernel, stride, padding, length, out, 0, 0], 7)
+            }
+            LayerKind::Conv2d { in_channels, out_channels, kernel, stride, padding, height, width } => {
+                let (rows, columns) =
+                    (out_len(height, kernel, stride, padding), out_len(width, kernel, stride, padding));
+                ([in_channels, out_channels, kernel, stride, padding, height, width, rows, columns], 9)
+            }
+            LayerKind::MaxPool1d { channels, kernel, length }
+            | LayerKind::AvgPool1d { channels, kernel, length } => {
+                ([channels, kernel, length, length / kernel.max(1), 0, 0, 0, 0, 0], 4)
+            }
+            LayerKind::MaxPool2d { channels, kernel, height, width }
+            | LayerKind::AvgPool2d { channels, kernel, height, width } => {
+                let k = kernel.max(1);
+                ([channels, kernel, height, width, height / k, width / k, 0, 0, 0], 6)
+            }
+            LayerKind::GlobalAvgPool1d { channels, length } => ([channels, length, 0, 0, 0, 0, 0, 0, 0], 2),
+            LayerKind::GlobalAvgPool2d { channels, height, width } => {
+                ([channels, height, width, 0, 0, 0, 0, 0, 0], 3)
+            }
+            LayerKind::Flatten1d { channels, length } => ([channels, length, outputs, 0, 0, 0, 0, 0, 0], 3),
+            LayerKind::Flatten2d { channels, height, width } => {
+                ([channels, height, width, outputs, 0, 0, 0, 0, 0], 4)
+            }
+            LayerKind::Unflatten1d { channels, length } => ([inputs, channels, length, 0, 0, 0, 0, 0, 0], 3),
+            LayerKind::Unflatten2d { channels, height, width } => {
+                ([inputs, channels, height, width, 0, 0, 0, 0, 0], 4)
+            }
+        }
+    }
+
     /// Whether the layer has an activation in its type (`Dense` and the
     /// convolutions).
     fn has_activation(&self) -> bool {
@@ -385,7 +487,7 @@ impl core::fmt::Display for LayerInfo {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.kind.name())?;
         f.write_str("<")?;
-        let (sizes, count) = self.sizes();
+        let (sizes, count) = self.type_sizes();
         for (k, size) in sizes[..count].iter().enumerate() {
             if k > 0 {
                 f.write_str(", ")?;

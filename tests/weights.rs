@@ -418,9 +418,10 @@ fn readers_and_writers_do_not_allocate() {
 #[test]
 fn errors_stay_small() {
     // `Error` is returned by value everywhere (and is `Copy`): names and
-    // shapes in it are bounded so that it stays within clippy's
-    // `result_large_err` limit for the crate's users.
-    assert!(std::mem::size_of::<Error>() <= 128, "{} bytes", std::mem::size_of::<Error>());
+    // shapes in it are bounded so that it stays under clippy's
+    // `result_large_err` limit for the crate's users (which warns from 128
+    // bytes on). 112 bytes today.
+    assert!(std::mem::size_of::<Error>() < 128, "{} bytes", std::mem::size_of::<Error>());
     fn copy<T: Copy>() {}
     copy::<Error>();
 }

@@ -1,7 +1,7 @@
 //! The 1-d convolution: [`Conv1d`].
 
 use super::kernels::{self, Geometry};
-use super::{entry_points, out_len, ConvTape};
+use super::{entry_points, shape, ConvTape};
 use crate::activation::Activation;
 use crate::layer::Layer;
 use crate::model::{LayerInfo, LayerKind};
@@ -15,7 +15,7 @@ use rand::Rng;
 /// each end, a bias per output channel and activation `A`: PyTorch's
 /// `nn.Conv1d(CI, CO, K, stride=S, padding=P)` followed by the activation.
 ///
-/// `LO` must be PyTorch's output length, [`out_len`]`(L, K, S, P)`; a type
+/// `LO` must be PyTorch's output length, [`out_len`](super::out_len)`(L, K, S, P)`; a type
 /// with another does not build.
 ///
 /// # Math
@@ -81,10 +81,7 @@ impl<
         T: Float,
     > Conv1d<CI, CO, K, S, P, L, LO, A, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && S > 0 && L + 2 * P >= K && LO == out_len(L, K, S, P),
-        "Conv1d<CI, CO, K, S, P, L, LO>: the output length LO must be (L + 2P - K) / S + 1, with a kernel K > 0 that fits the padded input and a stride S > 0"
-    );
+    const SHAPE: () = shape::conv("Conv1d", &[CI, CO, K, S, P, L, LO], K, S, P, &[L], &[LO]);
 
     // One row: a 1 × K kernel, no vertical padding.
     const GEOMETRY: Geometry =
@@ -112,21 +109,48 @@ impl<
         self.bias = [T::zero(); CO];
     }
 
+    /// `f(z)` of one sample, for the pre-activation `z`.
+    ///
+    /// Inlined into the dispatched kernel (which compiles it for AVX2) in
+    /// optimised builds; with debug assertions, a frame of its own, as the
+    /// gradients below: inlined there, every layer's buffers would share
+    /// one frame (a deep net's passes then overflow a test thread's stack).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn correlate(&self, x: &[[T; L]; CI], f: impl Fn(T) -> T + Copy) -> [[T; LO]; CO] {
+        let () = Self::SHAPE;
+        let mut z = [[T::zero(); LO]; CO];
+        let x = x.as_flattened();
+        if simd::WIDE_CPU {
+            // The weights as one row of CO channels per tap (i, kc).
+            let mut by_tap = [[[T::zero(); CO]; K]; CI];
+            let weights = self.weights.as_flattened().as_flattened();
+            kernels::transpose(weights, CO, by_tap.as_flattened_mut().as_flattened_mut());
+            kernels::correlate_by_channels(
+                Self::GEOMETRY,
+                x,
+                by_tap.as_flattened(),
+                &self.bias,
+                z.as_flattened_mut(),
+                f,
+            );
+        } else {
+            let weights = self.weights.as_flattened().as_flattened();
+            kernels::correlate(Self::GEOMETRY, x, weights, &self.bias, z.as_flattened_mut());
+            for v in z.as_flattened_mut() {
+                *v = f(*v);
+            }
+        }
+        z
+    }
+
     /// The forward pass of one sample: `(z, a)`.
     #[inline(always)]
     fn forward_sample(&self, x: &[[T; L]; CI]) -> ([[T; LO]; CO], [[T; LO]; CO]) {
-        let () = Self::SHAPE;
-        let mut z = [[T::zero(); LO]; CO];
-        kernels::correlate(
-            Self::GEOMETRY,
-            x.as_flattened(),
-            self.weights.as_flattened().as_flattened(),
-            &self.bias,
-            z.as_flattened_mut(),
-        );
-        let mut a = z;
-        for v in a.as_flattened_mut() {
-            *v = A::f(*v); // a = f(z)
+        let z = self.correlate(x, |z| z);
+        let mut a = [[T::zero(); LO]; CO];
+        for (a, &z) in a.as_flattened_mut().iter_mut().zip(z.as_flattened()) {
+            *a = A::f(z); // a = f(z)
         }
         (z, a)
     }
@@ -146,16 +170,73 @@ impl<
         for ((d, &z), &a) in delta.as_flattened_mut().iter_mut().zip(z).zip(a) {
             *d = *d * A::df(z, a);
         }
-        let delta = delta.as_flattened();
-        kernels::parameter_gradients::<T, WRITE>(
-            Self::GEOMETRY,
-            tape.input.as_flattened(),
-            delta,
-            grads.weights.as_flattened_mut().as_flattened_mut(),
-            &mut grads.bias,
-        );
+        Self::parameter_gradients::<WRITE>(&tape.input, &delta, grads);
         let mut d_x = [[T::zero(); L]; CI];
         if INPUT_GRADIENT {
+            self.input_gradient(&delta, &mut d_x);
+        }
+        d_x
+    }
+
+    /// `∂L/∂W` and `∂L/∂b` of one sample from `δ = ∂L/∂z`, written into
+    /// `grads` (`WRITE`) or added to it (inlined as [`Self::correlate`]).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn parameter_gradients<const WRITE: bool>(x: &[[T; L]; CI], delta: &[[T; LO]; CO], grads: &mut Self) {
+        let x = x.as_flattened();
+        if simd::WIDE_CPU {
+            // δ by position and the gradients by tap, output channels last.
+            let mut by_position = [[T::zero(); CO]; LO];
+            kernels::transpose(delta.as_flattened(), CO, by_position.as_flattened_mut());
+            let mut d_by_tap = [[[T::zero(); CO]; K]; CI];
+            if !WRITE {
+                let g = grads.weights.as_flattened().as_flattened();
+                kernels::transpose(g, CO, d_by_tap.as_flattened_mut().as_flattened_mut());
+            }
+            let mut d_bias = if WRITE { [T::zero(); CO] } else { grads.bias };
+            kernels::parameter_gradients_by_channels(
+                Self::GEOMETRY,
+                x,
+                &by_position,
+                d_by_tap.as_flattened_mut(),
+                &mut d_bias,
+            );
+            kernels::transpose(
+                d_by_tap.as_flattened().as_flattened(),
+                CI * K,
+                grads.weights.as_flattened_mut().as_flattened_mut(),
+            );
+            grads.bias = d_bias;
+        } else {
+            kernels::parameter_gradients::<T, WRITE>(
+                Self::GEOMETRY,
+                x,
+                delta.as_flattened(),
+                grads.weights.as_flattened_mut().as_flattened_mut(),
+                &mut grads.bias,
+            );
+        }
+    }
+
+    /// `∂L/∂x` of one sample from `δ = ∂L/∂z`, into `d_x` (inlined as
+    /// [`Self::correlate`]).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn input_gradient(&self, delta: &[[T; LO]; CO], d_x: &mut [[T; L]; CI]) {
+        let delta = delta.as_flattened();
+        if simd::WIDE_CPU {
+            // The weights as one row of CI input channels per output channel and tap.
+            let mut by_output = [[[T::zero(); CI]; K]; CO];
+            for (w_o, by_o) in self.weights.iter().zip(by_output.iter_mut()) {
+                kernels::transpose(w_o.as_flattened(), CI, by_o.as_flattened_mut());
+            }
+            kernels::input_gradient_by_channels(
+                Self::GEOMETRY,
+                by_output.as_flattened(),
+                delta,
+                d_x.as_flattened_mut(),
+            );
+        } else {
             kernels::input_gradient(
                 Self::GEOMETRY,
                 self.weights.as_flattened().as_flattened(),
@@ -163,7 +244,6 @@ impl<
                 d_x.as_flattened_mut(),
             );
         }
-        d_x
     }
 }
 
@@ -219,7 +299,7 @@ impl<
 {
     #[inline(always)]
     fn forward_in<I: simd::Isa>(&self, _isa: I, x: &Self::Input) -> Self::Output {
-        self.forward_sample(x).1
+        self.correlate(x, A::f) // a = f(z)
     }
 
     #[inline(always)]

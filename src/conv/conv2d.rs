@@ -1,7 +1,7 @@
 //! The 2-d convolution: [`Conv2d`].
 
 use super::kernels::{self, Geometry};
-use super::{entry_points, out_len, ConvTape, Image};
+use super::{entry_points, shape, ConvTape, Image};
 use crate::activation::Activation;
 use crate::layer::Layer;
 use crate::model::{LayerInfo, LayerKind};
@@ -15,7 +15,7 @@ use rand::Rng;
 /// side, a bias per output channel and activation `A`: PyTorch's
 /// `nn.Conv2d(CI, CO, K, stride=S, padding=P)` followed by the activation.
 ///
-/// `HO` and `WO` must be PyTorch's output sizes, [`out_len`]`(H, K, S, P)`
+/// `HO` and `WO` must be PyTorch's output sizes, [`out_len`](super::out_len)`(H, K, S, P)`
 /// and `out_len(W, K, S, P)`; a type with other sizes does not build. "Same"
 /// padding for an odd kernel at stride 1 is `P = (K − 1) / 2`; "valid" is
 /// `P = 0`.
@@ -45,7 +45,7 @@ use rand::Rng;
 /// the last over the terms whose output position is whole and inside the
 /// output: at stride 1, the full correlation of `δ` with the kernel flipped
 /// in both directions. The functions are
-/// [`correlate`](self::kernels) (forward), `parameter_gradients` and
+/// `correlate` (forward), `parameter_gradients` and
 /// `input_gradient` in `src/conv/kernels.rs`.
 ///
 /// # Example
@@ -94,10 +94,7 @@ impl<
         T: Float,
     > Conv2d<CI, CO, K, S, P, H, W, HO, WO, A, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && S > 0 && H + 2 * P >= K && W + 2 * P >= K && HO == out_len(H, K, S, P) && WO == out_len(W, K, S, P),
-        "Conv2d<CI, CO, K, S, P, H, W, HO, WO>: the output size HO x WO must be ((H + 2P - K) / S + 1) x ((W + 2P - K) / S + 1), with a kernel K > 0 that fits the padded input and a stride S > 0"
-    );
+    const SHAPE: () = shape::conv("Conv2d", &[CI, CO, K, S, P, H, W, HO, WO], K, S, P, &[H, W], &[HO, WO]);
 
     const GEOMETRY: Geometry =
         Geometry { ci: CI, kh: K, kw: K, s: S, ph: P, pw: P, h: H, w: W, ho: HO, wo: WO };
@@ -124,21 +121,56 @@ impl<
         self.bias = [T::zero(); CO];
     }
 
+    /// `f(z)` of one sample, for the pre-activation `z`.
+    ///
+    /// Inlined into the dispatched kernel (which compiles it for AVX2) in
+    /// optimised builds; with debug assertions, a frame of its own, as the
+    /// gradients below: inlined there, every layer's buffers would share
+    /// one frame (a deep net's passes then overflow a test thread's stack).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn correlate(&self, x: &Image<CI, H, W, T>, f: impl Fn(T) -> T + Copy) -> Image<CO, HO, WO, T> {
+        let () = Self::SHAPE;
+        let mut z = [[[T::zero(); WO]; HO]; CO];
+        let x = x.as_flattened().as_flattened();
+        if simd::WIDE_CPU {
+            // The weights as one row of CO channels per tap (i, kr, kc).
+            let mut by_tap = [[[[T::zero(); CO]; K]; K]; CI];
+            let weights = self.weights.as_flattened().as_flattened().as_flattened();
+            kernels::transpose(weights, CO, by_tap.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+            let by_tap = by_tap.as_flattened().as_flattened();
+            kernels::correlate_by_channels(
+                Self::GEOMETRY,
+                x,
+                by_tap,
+                &self.bias,
+                z.as_flattened_mut().as_flattened_mut(),
+                f,
+            );
+        } else {
+            let weights = self.weights.as_flattened().as_flattened().as_flattened();
+            kernels::correlate(
+                Self::GEOMETRY,
+                x,
+                weights,
+                &self.bias,
+                z.as_flattened_mut().as_flattened_mut(),
+            );
+            for v in z.as_flattened_mut().as_flattened_mut() {
+                *v = f(*v);
+            }
+        }
+        z
+    }
+
     /// The forward pass of one sample: `(z, a)`.
     #[inline(always)]
     fn forward_sample(&self, x: &Image<CI, H, W, T>) -> (Image<CO, HO, WO, T>, Image<CO, HO, WO, T>) {
-        let () = Self::SHAPE;
-        let mut z = [[[T::zero(); WO]; HO]; CO];
-        kernels::correlate(
-            Self::GEOMETRY,
-            x.as_flattened().as_flattened(),
-            self.weights.as_flattened().as_flattened().as_flattened(),
-            &self.bias,
-            z.as_flattened_mut().as_flattened_mut(),
-        );
-        let mut a = z;
-        for v in a.as_flattened_mut().as_flattened_mut() {
-            *v = A::f(*v); // a = f(z)
+        let z = self.correlate(x, |z| z);
+        let mut a = [[[T::zero(); WO]; HO]; CO];
+        let z_flat = z.as_flattened().as_flattened();
+        for (a, &z) in a.as_flattened_mut().as_flattened_mut().iter_mut().zip(z_flat) {
+            *a = A::f(z); // a = f(z)
         }
         (z, a)
     }
@@ -158,16 +190,85 @@ impl<
         for ((d, &z), &a) in delta.as_flattened_mut().as_flattened_mut().iter_mut().zip(z).zip(a) {
             *d = *d * A::df(z, a);
         }
-        let delta = delta.as_flattened().as_flattened();
-        kernels::parameter_gradients::<T, WRITE>(
-            Self::GEOMETRY,
-            tape.input.as_flattened().as_flattened(),
-            delta,
-            grads.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut(),
-            &mut grads.bias,
-        );
+        Self::parameter_gradients::<WRITE>(&tape.input, &delta, grads);
         let mut d_x = [[[T::zero(); W]; H]; CI];
         if INPUT_GRADIENT {
+            self.input_gradient(&delta, &mut d_x);
+        }
+        d_x
+    }
+
+    /// `∂L/∂W` and `∂L/∂b` of one sample from `δ = ∂L/∂z`, written into
+    /// `grads` (`WRITE`) or added to it (inlined as [`Self::correlate`]).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn parameter_gradients<const WRITE: bool>(
+        x: &Image<CI, H, W, T>,
+        delta: &Image<CO, HO, WO, T>,
+        grads: &mut Self,
+    ) {
+        let x = x.as_flattened().as_flattened();
+        if simd::WIDE_CPU {
+            // δ by position and the gradients by tap, output channels last.
+            let mut by_position = [[[T::zero(); CO]; WO]; HO];
+            kernels::transpose(
+                delta.as_flattened().as_flattened(),
+                CO,
+                by_position.as_flattened_mut().as_flattened_mut(),
+            );
+            let mut d_by_tap = [[[[T::zero(); CO]; K]; K]; CI];
+            if !WRITE {
+                let g = grads.weights.as_flattened().as_flattened().as_flattened();
+                kernels::transpose(g, CO, d_by_tap.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+            }
+            let mut d_bias = if WRITE { [T::zero(); CO] } else { grads.bias };
+            kernels::parameter_gradients_by_channels(
+                Self::GEOMETRY,
+                x,
+                by_position.as_flattened(),
+                d_by_tap.as_flattened_mut().as_flattened_mut(),
+                &mut d_bias,
+            );
+            kernels::transpose(
+                d_by_tap.as_flattened().as_flattened().as_flattened(),
+                CI * K * K,
+                grads.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut(),
+            );
+            grads.bias = d_bias;
+        } else {
+            kernels::parameter_gradients::<T, WRITE>(
+                Self::GEOMETRY,
+                x,
+                delta.as_flattened().as_flattened(),
+                grads.weights.as_flattened_mut().as_flattened_mut().as_flattened_mut(),
+                &mut grads.bias,
+            );
+        }
+    }
+
+    /// `∂L/∂x` of one sample from `δ = ∂L/∂z`, into `d_x` (inlined as
+    /// [`Self::correlate`]).
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    fn input_gradient(&self, delta: &Image<CO, HO, WO, T>, d_x: &mut Image<CI, H, W, T>) {
+        let delta = delta.as_flattened().as_flattened();
+        if simd::WIDE_CPU {
+            // The weights as one row of CI input channels per output channel and tap.
+            let mut by_output = [[[[T::zero(); CI]; K]; K]; CO];
+            for (w_o, by_o) in self.weights.iter().zip(by_output.iter_mut()) {
+                kernels::transpose(
+                    w_o.as_flattened().as_flattened(),
+                    CI,
+                    by_o.as_flattened_mut().as_flattened_mut(),
+                );
+            }
+            kernels::input_gradient_by_channels(
+                Self::GEOMETRY,
+                by_output.as_flattened().as_flattened(),
+                delta,
+                d_x.as_flattened_mut().as_flattened_mut(),
+            );
+        } else {
             kernels::input_gradient(
                 Self::GEOMETRY,
                 self.weights.as_flattened().as_flattened().as_flattened(),
@@ -175,7 +276,6 @@ impl<
                 d_x.as_flattened_mut().as_flattened_mut(),
             );
         }
-        d_x
     }
 }
 
@@ -235,7 +335,7 @@ impl<
 {
     #[inline(always)]
     fn forward_in<I: simd::Isa>(&self, _isa: I, x: &Self::Input) -> Self::Output {
-        self.forward_sample(x).1
+        self.correlate(x, A::f) // a = f(z)
     }
 
     #[inline(always)]

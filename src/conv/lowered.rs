@@ -202,8 +202,11 @@ impl<Y: Copy, Tape, T> ConvRows<Y, Tape, T> {
 
 impl<Y: Copy, Tape, T: Float + 'static> ConvRows<Y, Tape, T> {
     /// The forward pass of the rows of `input`: lowered if `lowered`, else
-    /// row by row.
-    #[inline(always)]
+    /// row by row. (A frame of its own in debug builds: inlined into the
+    /// dispatched kernel with the other layers' passes, its buffers would
+    /// share one frame with theirs, too large for a test thread's stack.)
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn forward<L, I>(&mut self, layer: &L, isa: I, input: &[L::Input], lowered: bool) -> &[Y]
     where
         L: Lowered<Output = Y, Tape = Tape, Scalar = T>,
@@ -262,7 +265,8 @@ impl<Y: Copy, Tape, T: Float + 'static> ConvRows<Y, Tape, T> {
     /// (`WRITE`) or adds the parameter gradients summed over the rows into
     /// `grads`, and each row's `∂L/∂x` into `d_input` if given; by the path
     /// the forward pass took.
-    #[inline(always)]
+    #[cfg_attr(debug_assertions, inline(never))]
+    #[cfg_attr(not(debug_assertions), inline(always))]
     pub(crate) fn backward<L, I, const WRITE: bool>(
         &mut self,
         layer: &L,

@@ -10,7 +10,7 @@
 //! `C` channels and length `L` is `[[T; L]; C]` (`x[c][t]`), an image of `C`
 //! channels, `H` rows and `W` columns is `[[[T; W]; H]; C]` (`x[c][row][col]`).
 //! Models take and return flat rows `[T; N]` (what [`fit`](crate::Train::fit),
-//! [`Samples`](crate::samples::Samples) and the losses work with), so a
+//! [`samples`](crate::samples) and the losses work with), so a
 //! convolutional model starts with an [`Unflatten2d`] (PyTorch's
 //! `nn.Unflatten(1, (C, H, W))`) and ends with a [`Flatten2d`] into a
 //! [`Dense`](crate::Dense):
@@ -56,6 +56,16 @@
 //! let _ = net.forward(&[0.0; 64]);
 //! ```
 //!
+//! That assertion is evaluated when the layer is compiled into a program
+//! (`cargo build`, not `cargo check`). The macros [`conv1d!`](crate::conv1d),
+//! [`conv2d!`](crate::conv2d), [`max_pool1d!`](crate::max_pool1d),
+//! [`avg_pool1d!`](crate::avg_pool1d), [`max_pool2d!`](crate::max_pool2d)
+//! and [`avg_pool2d!`](crate::avg_pool2d) are the types without their output
+//! sizes: they compute them in the type and check the kernel or window there,
+//! so that `cargo check` reports a size that does not fit, at the macro.
+//! `conv2d!(1, 8, 3, 1, 1, 28, 28, ReLU)` is
+//! `Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>`.
+//!
 //! `ARCHITECTURE.md` says why explicit sizes and what they cost.
 
 mod conv1d;
@@ -67,6 +77,7 @@ mod pool;
 mod reshape;
 #[cfg(feature = "alloc")]
 pub(crate) mod rows;
+mod shape;
 
 pub use conv1d::Conv1d;
 pub use conv2d::Conv2d;
@@ -150,10 +161,20 @@ pub(crate) use entry_points;
 
 /// Implements `Params` (no parameters) and the execution seam for a layer
 /// without parameters, given its inherent `run` (forward, with the tape) and
-/// `run_back` (the input gradient) and its description. Its batched path
-/// runs the per-sample passes row by row.
+/// `run_back` (the input gradient) and its description, and optionally
+/// (`forward: method`) an inherent method for the forward pass without a
+/// tape. Its batched path runs the per-sample passes row by row.
 macro_rules! parameter_free {
-    ($name:ident < $($c:ident),* >, $info:expr) => {
+    // The forward pass without a tape: the output of `run`, or, where the
+    // layer names one (`forward: method`), a method that computes only the
+    // output (a max pool then finds no argmax).
+    (@forward $layer:ident, $x:ident) => {
+        $layer.run($x).0
+    };
+    (@forward $layer:ident, $x:ident, $forward:ident) => {
+        $layer.$forward($x)
+    };
+    ($name:ident < $($c:ident),* >, $info:expr $(, forward: $forward:ident)?) => {
         impl<$(const $c: usize,)* T: Float> $crate::params::Params for $name<$($c,)* T> {
             type Scalar = T;
             const PARAMS: usize = 0;
@@ -172,7 +193,7 @@ macro_rules! parameter_free {
         impl<$(const $c: usize,)* T: Float> $crate::layer::Layer for $name<$($c,)* T> {
             #[inline(always)]
             fn forward_in<I: $crate::simd::Isa>(&self, _isa: I, x: &Self::Input) -> Self::Output {
-                self.run(x).0
+                $crate::conv::parameter_free!(@forward self, x $(, $forward)?)
             }
 
             #[inline(always)]

@@ -18,7 +18,7 @@
 //! it evenly over its window. Windows do not overlap (stride `K`), so every
 //! input belongs to exactly one window and receives exactly one term.
 
-use super::{entry_points, parameter_free, Image};
+use super::{entry_points, parameter_free, shape, Image};
 use crate::model::{LayerInfo, LayerKind};
 use core::marker::PhantomData;
 use num_traits::Float;
@@ -125,26 +125,32 @@ pub struct GlobalAvgPool1d<const C: usize, const L: usize, T = f32>(PhantomData<
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct GlobalAvgPool2d<const C: usize, const H: usize, const W: usize, T = f32>(PhantomData<T>);
 
-/// The argmax of one 1-d window `x[t·k .. t·k + k]`, as an offset in it:
-/// the first maximum, or the last NaN (PyTorch's rule: a value replaces the
-/// best so far if it is greater or NaN).
+/// One step of a max pool's running argmax over a row of windows: where
+/// the window's next value `v` (offset `j` in the window) is greater than
+/// the best so far or NaN, it becomes the best (PyTorch's rule, which
+/// keeps the first maximum, or the last NaN). `best` starts at `-∞`, `at`
+/// at 0. Without branches, so that the compiler runs it over many windows
+/// at once (the windows of a row are independent).
 #[inline(always)]
-fn argmax<T: Float>(window: impl Iterator<Item = T>) -> (T, u32) {
-    let (mut best, mut at) = (T::neg_infinity(), 0u32);
-    for (j, v) in window.enumerate() {
-        if v > best || v.is_nan() {
-            best = v;
-            at = j as u32;
-        }
+fn take_if_greater<T: Float>(best: &mut T, at: &mut u32, v: T, j: u32) {
+    let take = v > *best || v.is_nan();
+    *best = if take { v } else { *best };
+    *at = if take { j } else { *at };
+}
+
+/// [`take_if_greater`]'s maximum alone, for the forward pass without a
+/// tape.
+#[inline(always)]
+fn running_max<T: Float>(best: T, v: T) -> T {
+    if v > best || v.is_nan() {
+        v
+    } else {
+        best
     }
-    (best, at)
 }
 
 impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> MaxPool1d<C, K, L, LO, T> {
-    const SHAPE: () = assert!(
-        K > 0 && L % K == 0 && LO == L / K,
-        "MaxPool1d<C, K, L, LO>: the window K must divide the length L, and LO must be L / K"
-    );
+    const SHAPE: () = shape::pool("MaxPool1d", &[C, K, L, LO], K, &[L], &[LO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -152,14 +158,33 @@ impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> 
         Self(PhantomData)
     }
 
+    /// The forward pass without a tape: the maxima alone, by the rule of
+    /// [`take_if_greater`] (so the bits of `run`'s).
+    #[inline(always)]
+    fn run_forward(&self, x: &[[T; L]; C]) -> [[T; LO]; C] {
+        let () = Self::SHAPE;
+        let mut y = [[T::neg_infinity(); LO]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            for j in 0..K {
+                for (t, best) in y.iter_mut().enumerate() {
+                    *best = running_max(*best, x[t * K + j]);
+                }
+            }
+        }
+        y
+    }
+
     #[inline(always)]
     fn run(&self, x: &[[T; L]; C]) -> ([[T; LO]; C], [[u32; LO]; C]) {
         let () = Self::SHAPE;
-        let mut y = [[T::zero(); LO]; C];
+        let mut y = [[T::neg_infinity(); LO]; C];
         let mut won = [[0u32; LO]; C];
         for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
-            for ((y, won), window) in y.iter_mut().zip(won.iter_mut()).zip(x.chunks_exact(K)) {
-                (*y, *won) = argmax(window.iter().copied());
+            // The j-th value of every window of the channel, j in window order.
+            for j in 0..K {
+                for (t, (best, at)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
+                    take_if_greater(best, at, x[t * K + j], j as u32);
+                }
             }
         }
         (y, won)
@@ -180,10 +205,7 @@ impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> 
 }
 
 impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> AvgPool1d<C, K, L, LO, T> {
-    const SHAPE: () = assert!(
-        K > 0 && L % K == 0 && LO == L / K,
-        "AvgPool1d<C, K, L, LO>: the window K must divide the length L, and LO must be L / K"
-    );
+    const SHAPE: () = shape::pool("AvgPool1d", &[C, K, L, LO], K, &[L], &[LO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -227,10 +249,7 @@ impl<
         T: Float,
     > MaxPool2d<C, K, H, W, HO, WO, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && H % K == 0 && W % K == 0 && HO == H / K && WO == W / K,
-        "MaxPool2d<C, K, H, W, HO, WO>: the window K must divide the height H and the width W, and HO, WO must be H / K, W / K"
-    );
+    const SHAPE: () = shape::pool("MaxPool2d", &[C, K, H, W, HO, WO], K, &[H, W], &[HO, WO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -238,17 +257,41 @@ impl<
         Self(PhantomData)
     }
 
+    /// The forward pass without a tape: the maxima alone, by the rule of
+    /// [`take_if_greater`] (so the bits of `run`'s).
+    #[inline(always)]
+    fn run_forward(&self, x: &Image<C, H, W, T>) -> Image<C, HO, WO, T> {
+        let () = Self::SHAPE;
+        let mut y = [[[T::neg_infinity(); WO]; HO]; C];
+        for (y, x) in y.iter_mut().zip(x) {
+            for (y, rows) in y.iter_mut().zip(x.chunks_exact(K)) {
+                for row in rows {
+                    for j in 0..K {
+                        for (q, best) in y.iter_mut().enumerate() {
+                            *best = running_max(*best, row[q * K + j]);
+                        }
+                    }
+                }
+            }
+        }
+        y
+    }
+
     #[inline(always)]
     fn run(&self, x: &Image<C, H, W, T>) -> (Image<C, HO, WO, T>, Image<C, HO, WO, u32>) {
         let () = Self::SHAPE;
-        let mut y = [[[T::zero(); WO]; HO]; C];
+        let mut y = [[[T::neg_infinity(); WO]; HO]; C];
         let mut won = [[[0u32; WO]; HO]; C];
         for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
             for ((y, won), rows) in y.iter_mut().zip(won.iter_mut()).zip(x.chunks_exact(K)) {
-                for (q, (y, won)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
-                    // The window's values in row-major order.
-                    let window = rows.iter().flat_map(|row| row.iter().skip(q * K).take(K).copied());
-                    (*y, *won) = argmax(window);
+                // The window's values in row-major order (i, j), each step
+                // over every window of the output row.
+                for (i, row) in rows.iter().enumerate() {
+                    for j in 0..K {
+                        for (q, (best, at)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
+                            take_if_greater(best, at, row[q * K + j], (i * K + j) as u32);
+                        }
+                    }
                 }
             }
         }
@@ -282,10 +325,7 @@ impl<
         T: Float,
     > AvgPool2d<C, K, H, W, HO, WO, T>
 {
-    const SHAPE: () = assert!(
-        K > 0 && H % K == 0 && W % K == 0 && HO == H / K && WO == W / K,
-        "AvgPool2d<C, K, H, W, HO, WO>: the window K must divide the height H and the width W, and HO, WO must be H / K, W / K"
-    );
+    const SHAPE: () = shape::pool("AvgPool2d", &[C, K, H, W, HO, WO], K, &[H, W], &[HO, WO]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -300,9 +340,17 @@ impl<
         let mut y = [[[T::zero(); WO]; HO]; C];
         for (y, x) in y.iter_mut().zip(x) {
             for (y, rows) in y.iter_mut().zip(x.chunks_exact(K)) {
-                for (q, y) in y.iter_mut().enumerate() {
-                    let window = rows.iter().flat_map(|row| row.iter().skip(q * K).take(K));
-                    *y = window.fold(T::zero(), |s, &v| s + v) / size;
+                // Each window's sum in row-major order, 0 + x_0 + x_1 + ...,
+                // each step over every window of the output row.
+                for row in rows {
+                    for j in 0..K {
+                        for (q, y) in y.iter_mut().enumerate() {
+                            *y = *y + row[q * K + j];
+                        }
+                    }
+                }
+                for y in y.iter_mut() {
+                    *y = *y / size;
                 }
             }
         }
@@ -327,7 +375,7 @@ impl<
 }
 
 impl<const C: usize, const L: usize, T: Float> GlobalAvgPool1d<C, L, T> {
-    const SHAPE: () = assert!(L > 0, "GlobalAvgPool1d<C, L>: the length L must not be 0");
+    const SHAPE: () = shape::not_empty("GlobalAvgPool1d", &[C, L], &[L]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -358,8 +406,7 @@ impl<const C: usize, const L: usize, T: Float> GlobalAvgPool1d<C, L, T> {
 }
 
 impl<const C: usize, const H: usize, const W: usize, T: Float> GlobalAvgPool2d<C, H, W, T> {
-    const SHAPE: () =
-        assert!(H > 0 && W > 0, "GlobalAvgPool2d<C, H, W>: the height H and the width W must not be 0");
+    const SHAPE: () = shape::not_empty("GlobalAvgPool2d", &[C, H, W], &[H, W]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -398,7 +445,8 @@ entry_points!(GlobalAvgPool2d<C, H, W; T: Float>, [[[T; W]; H]; C], [[[T; 1]; 1]
 
 parameter_free!(
     MaxPool1d<C, K, L, LO>,
-    LayerInfo { kind: LayerKind::MaxPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" }
+    LayerInfo { kind: LayerKind::MaxPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" },
+    forward: run_forward
 );
 parameter_free!(
     AvgPool1d<C, K, L, LO>,
@@ -411,7 +459,8 @@ parameter_free!(
         inputs: C * H * W,
         outputs: C * HO * WO,
         activation: "Identity"
-    }
+    },
+    forward: run_forward
 );
 parameter_free!(
     AvgPool2d<C, K, H, W, HO, WO>,
@@ -435,3 +484,51 @@ parameter_free!(
         activation: "Identity"
     }
 );
+
+#[cfg(test)]
+mod tests {
+    use super::{running_max, take_if_greater};
+    extern crate alloc;
+    use alloc::{vec, vec::Vec};
+
+    /// The rule as PyTorch's CPU kernel writes it, one window at a time.
+    fn reference(window: &[f32]) -> (f32, u32) {
+        let (mut best, mut at) = (f32::NEG_INFINITY, 0u32);
+        for (j, &v) in window.iter().enumerate() {
+            if v > best || v.is_nan() {
+                best = v;
+                at = j as u32;
+            }
+        }
+        (best, at)
+    }
+
+    /// The branch-free step against the rule, on every window of length 1
+    /// to 4 over values with ties, signed zeros, infinities and NaNs of
+    /// different payloads: the same maximum (bits) and the same offset; and
+    /// the maximum alone (the forward pass without a tape) the same bits.
+    #[test]
+    fn branch_free_step_is_the_running_argmax() {
+        let nan_a = f32::from_bits(0x7fc0_0001);
+        let nan_b = f32::from_bits(0xffc0_0002);
+        let values = [0.0, -0.0, 1.0, -1.0, 2.5, f32::INFINITY, f32::NEG_INFINITY, nan_a, nan_b];
+        let mut windows: Vec<Vec<f32>> = vec![vec![]];
+        for _ in 0..4 {
+            windows = windows
+                .iter()
+                .flat_map(|w| values.iter().map(move |&v| w.iter().copied().chain([v]).collect::<Vec<_>>()))
+                .collect();
+            for window in &windows {
+                let (mut best, mut at) = (f32::NEG_INFINITY, 0u32);
+                for (j, &v) in window.iter().enumerate() {
+                    take_if_greater(&mut best, &mut at, v, j as u32);
+                }
+                let (expected_best, expected_at) = reference(window);
+                assert_eq!((best.to_bits(), at), (expected_best.to_bits(), expected_at), "{window:?}");
+                // The forward pass without a tape: the same maximum.
+                let alone = window.iter().fold(f32::NEG_INFINITY, |best, &v| running_max(best, v));
+                assert_eq!(alone.to_bits(), expected_best.to_bits(), "{window:?}");
+            }
+        }
+    }
+}

@@ -8,7 +8,7 @@
 //! `k = (c·H + h)·W + w` (row-major, PyTorch's `nn.Flatten`), and its
 //! backward pass moves the gradient back, `∂L/∂x_{c,h,w} = ∂L/∂y_k`.
 
-use super::{entry_points, parameter_free};
+use super::{entry_points, parameter_free, shape};
 use crate::model::{LayerInfo, LayerKind};
 use core::marker::PhantomData;
 use num_traits::Float;
@@ -70,7 +70,7 @@ fn copy<T: Copy>(to: &mut [T], from: &[T]) {
 }
 
 impl<const C: usize, const L: usize, const N: usize, T: Float> Flatten1d<C, L, N, T> {
-    const SHAPE: () = assert!(N == C * L, "Flatten1d<C, L, N>: N must be C × L (channels × length)");
+    const SHAPE: () = shape::reshape("Flatten1d", &[C, L, N], N, C, &[L]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -95,8 +95,7 @@ impl<const C: usize, const L: usize, const N: usize, T: Float> Flatten1d<C, L, N
 }
 
 impl<const C: usize, const H: usize, const W: usize, const N: usize, T: Float> Flatten2d<C, H, W, N, T> {
-    const SHAPE: () =
-        assert!(N == C * H * W, "Flatten2d<C, H, W, N>: N must be C × H × W (channels × height × width)");
+    const SHAPE: () = shape::reshape("Flatten2d", &[C, H, W, N], N, C, &[H, W]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -121,7 +120,7 @@ impl<const C: usize, const H: usize, const W: usize, const N: usize, T: Float> F
 }
 
 impl<const N: usize, const C: usize, const L: usize, T: Float> Unflatten1d<N, C, L, T> {
-    const SHAPE: () = assert!(N == C * L, "Unflatten1d<N, C, L>: N must be C × L (channels × length)");
+    const SHAPE: () = shape::reshape("Unflatten1d", &[N, C, L], N, C, &[L]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {
@@ -146,8 +145,7 @@ impl<const N: usize, const C: usize, const L: usize, T: Float> Unflatten1d<N, C,
 }
 
 impl<const N: usize, const C: usize, const H: usize, const W: usize, T: Float> Unflatten2d<N, C, H, W, T> {
-    const SHAPE: () =
-        assert!(N == C * H * W, "Unflatten2d<N, C, H, W>: N must be C × H × W (channels × height × width)");
+    const SHAPE: () = shape::reshape("Unflatten2d", &[N, C, H, W], N, C, &[H, W]);
 
     /// The layer (it has no parameters).
     pub fn new() -> Self {

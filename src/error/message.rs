@@ -201,7 +201,15 @@ impl fmt::Display for Error {
                 "tensor `{name}` has dtype {dtype}; the model's tensors can be read from F16, BF16, F32 or F64"
             ),
             Error::ShapeMismatch { name, expected, found } => {
-                write!(f, "tensor `{name}` has shape {found} but the layer needs {expected}")
+                // Each kind of layer with parameters has weights of its own
+                // rank, so the expected shape tells which kind it is.
+                let layer = match expected.rank() {
+                    4 => "a Conv2d weight: out channels, in channels, kernel height, kernel width",
+                    3 => "a Conv1d weight: out channels, in channels, kernel",
+                    2 => "a Dense weight, PyTorch's nn.Linear: outputs, inputs",
+                    _ => "a bias: one per output or output channel",
+                };
+                write!(f, "tensor `{name}` has shape {found} but the layer needs {expected} ({layer})")
             }
             Error::InvalidOffsets { name, begin, end, reason } => {
                 write!(f, "tensor `{name}` has data_offsets [{begin}, {end}]: {reason}")
@@ -213,9 +221,9 @@ impl fmt::Display for Error {
             ),
             Error::NameCount { naming, expected, found } => {
                 let (names, things, note) = if naming == "Names::Layers" {
-                    ("layer names", "layers", "")
+                    ("layer names", "layers", " with parameters (Dense, Conv1d, Conv2d)")
                 } else {
-                    ("tensor names", "tensors", " (a weight and a bias per layer)")
+                    ("tensor names", "tensors", " (a weight and a bias per layer with parameters)")
                 };
                 write!(
                     f,

@@ -270,13 +270,16 @@ pub enum Error {
     /// scalar type). Weight files with such values are refused when read and
     /// when written.
     NonFiniteWeight {
-        /// The layer (from 0, in forward order, counting inside nested
-        /// tuples).
+        /// The layer (from 0, in forward order, counting every layer that
+        /// [`Architecture::for_each_layer`](crate::Architecture::for_each_layer)
+        /// reports, pools and reshapes included, inside nested tuples too).
         layer: usize,
         /// `"weight"` or `"bias"`.
         tensor: &'static str,
-        /// The position of the value in the tensor, flattened row-major
-        /// (`o * IN + i` for the weight from input `i` to output `o`).
+        /// The position of the value in the tensor, flattened row-major in
+        /// PyTorch's layout (`o * IN + i` for a `Dense` weight from input `i`
+        /// to output `o`; `((o * CI + i) * K + r) * K + c` for a `Conv2d`
+        /// weight).
         index: usize,
     },
 
@@ -418,7 +421,9 @@ pub enum Error {
         /// The dtype in the file.
         dtype: TensorName,
     },
-    /// A tensor's shape differs from the layer's.
+    /// A tensor's shape differs from the layer's (PyTorch's layout: a
+    /// `Dense` weight `[out, in]`, a `Conv1d` weight `[out, in, k]`, a
+    /// `Conv2d` weight `[out, in, k, k]`, a bias `[out]`).
     ShapeMismatch {
         /// The tensor's name.
         name: TensorName,
@@ -447,14 +452,15 @@ pub enum Error {
         data_len: u64,
     },
     /// The wrong number of explicit names was given: layer names for
-    /// [`Names::Layers`](crate::safetensors::Names::Layers) (one per layer),
-    /// tensor names for [`Names::Tensors`](crate::safetensors::Names::Tensors)
-    /// (two per layer).
+    /// [`Names::Layers`](crate::safetensors::Names::Layers) (one per layer
+    /// with parameters), tensor names for
+    /// [`Names::Tensors`](crate::safetensors::Names::Tensors) (two per layer
+    /// with parameters). Pools and reshapes take no names.
     NameCount {
         /// Which naming: `"Names::Layers"` or `"Names::Tensors"`.
         naming: &'static str,
-        /// The number the model needs: its layers for `Names::Layers`, its
-        /// tensors (twice its layers) for `Names::Tensors`.
+        /// The number the model needs: its layers with parameters for
+        /// `Names::Layers`, its tensors (twice that) for `Names::Tensors`.
         expected: usize,
         /// The number given.
         found: usize,

@@ -167,10 +167,26 @@ pub fn calibration_loop(meter: &mut Instructions, iterations: u32) -> (u64, u64)
     (meter.total(), 2 * u64::from(iterations.max(1)))
 }
 
+/// Prints the "== Measurements" section's head (device only, not compared
+/// with the host): the board and the check of the instruction count against
+/// a loop of known length. Returns whether the check passed.
+pub fn report_calibration(out: &mut impl Write, board: Board, meter: &mut Instructions) -> bool {
+    let (loop_count, expected) = calibration_loop(meter, 100_000);
+    // One tick of resolution at each end, and the loop's set-up.
+    let tolerance = 2 * 1_000_000_000 / board.hz + 8;
+    let calibrated = loop_count.abs_diff(expected) <= tolerance;
+    let _ = writeln!(out, "== Measurements on {} ({}, QEMU -icount shift=0)", board.core, board.machine);
+    let _ = writeln!(
+        out,
+        "instruction count check: a loop of {expected} instructions measured {loop_count} ({})",
+        if calibrated { "ok" } else { "WRONG: is QEMU run with -icount shift=0?" }
+    );
+    calibrated
+}
+
 /// Prints the "== Measurements" section (device only, not compared with the
-/// host): the board, the check of the instruction count against a loop of
-/// known length, and `total` instructions over `inferences` forward passes.
-/// Returns whether the check passed.
+/// host): [`report_calibration`], then `total` instructions over
+/// `inferences` forward passes. Returns whether the check passed.
 ///
 /// The two timer reads around a forward pass add about 3 instructions to
 /// it; that is left in (an empty pair measures 0 or 1 tick, too coarse to
@@ -182,16 +198,7 @@ pub fn report_measurements(
     total: u64,
     inferences: u32,
 ) -> bool {
-    let (loop_count, expected) = calibration_loop(meter, 100_000);
-    // One tick of resolution at each end, and the loop's set-up.
-    let tolerance = 2 * 1_000_000_000 / board.hz + 8;
-    let calibrated = loop_count.abs_diff(expected) <= tolerance;
-    let _ = writeln!(out, "== Measurements on {} ({}, QEMU -icount shift=0)", board.core, board.machine);
-    let _ = writeln!(
-        out,
-        "instruction count check: a loop of {expected} instructions measured {loop_count} ({})",
-        if calibrated { "ok" } else { "WRONG: is QEMU run with -icount shift=0?" }
-    );
+    let calibrated = report_calibration(out, board, meter);
     let per = total / u64::from(inferences.max(1));
     let _ =
         writeln!(out, "instructions per inference: {per} (forward pass, mean over {inferences} test images)");

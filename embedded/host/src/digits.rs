@@ -6,6 +6,9 @@
 //! - `digits_int8.bpw`: the int8 model (`backprop::quant::file` format);
 //! - `test.bin`: the 359 test images, 64 raw pixels (0..16) and the label
 //!   per image, 65 bytes each;
+//! - `train.bin`: the 1438 training images in the same form, in the order
+//!   the firmware's convolutional net trains on them (`backprop_demo::conv`):
+//!   shuffled once with `shuffle_together` from `conv::TRAIN_ORDER_SEED`;
 //! - `../src/digits/tables.rs`: the per-pixel lookup tables that turn a raw
 //!   pixel into the standardised `f32` input and into the int8 input code,
 //!   and what the host computed (checksums, accuracies, classes), which the
@@ -14,6 +17,7 @@
 use backprop::prelude::*;
 use backprop::quant::{file, Int8Model, Quantize, Quantized};
 use backprop::train::shuffle_together;
+use backprop_demo::conv::{TRAIN_IMAGES, TRAIN_ORDER_SEED};
 use backprop_demo::digits::{
     output_checksum, Checksum, Digits, CLASSES, PIXELS, PIXEL_VALUES, TEST_IMAGES, TEST_RECORD,
 };
@@ -91,6 +95,26 @@ fn standardiser(samples: &[Sample]) -> ([f32; PIXELS], [f32; PIXELS]) {
         }
     }
     (mean.map(|m| m as f32), variance.map(|s| if s > 0.0 { s.sqrt() as f32 } else { 1.0 }))
+}
+
+/// The training split as `train.bin` holds it: shuffled from
+/// [`TRAIN_ORDER_SEED`], then per image its 64 raw pixels and its label.
+fn train_records(train: &[Sample]) -> Result<Vec<u8>, String> {
+    if train.len() != TRAIN_IMAGES {
+        return Err(format!(
+            "the training split has {} images, the firmware expects {TRAIN_IMAGES}",
+            train.len()
+        ));
+    }
+    let (mut pixels, mut labels): (Vec<[u8; PIXELS]>, Vec<u8>) = train.iter().copied().unzip();
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(TRAIN_ORDER_SEED);
+    shuffle_together(&mut pixels, &mut labels, &mut rng).map_err(|e| format!("shuffling: {e}"))?;
+    let mut records = Vec::with_capacity(TRAIN_IMAGES * TEST_RECORD);
+    for (x, label) in pixels.iter().zip(&labels) {
+        records.extend_from_slice(x);
+        records.push(*label);
+    }
+    Ok(records)
 }
 
 /// Trains, quantizes and writes the digits files; returns a summary line.
@@ -182,6 +206,7 @@ pub fn generate() -> Result<String, String> {
         records.push(*label);
     }
     write("test.bin", &records)?;
+    write("train.bin", &train_records(&train)?)?;
 
     let mut s = String::new();
     let _ = writeln!(s, "//! Written by `cargo run -p backprop-embedded-host --release -- generate`");

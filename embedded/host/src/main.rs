@@ -6,7 +6,8 @@
 //!
 //! `cargo run -p backprop-embedded-host --release -- digits-int8` and
 //! `-- digits-f32` print the reports of the firmware's `digits_int8` and
-//! `digits_f32` binaries.
+//! `digits_f32` binaries, and `-- conv-digits` the report of `conv_digits`
+//! (a convolutional net trained on the digits).
 //!
 //! `cargo run -p backprop-embedded-host --release -- generate` trains the
 //! 4-16-3 Iris net that the firmware runs from compiled-in weights and writes
@@ -30,8 +31,9 @@ fn main() -> ExitCode {
         None => backprop_demo::run(&mut report).unwrap_or(false),
         Some("digits-int8") => digits_int8(&mut report),
         Some("digits-f32") => backprop_demo::digits::run_f32(&mut report, &mut ()).unwrap_or(false),
+        Some("conv-digits") => backprop_demo::conv::run(&mut report, &mut (), |_| {}).unwrap_or(false),
         Some(other) => {
-            eprintln!("unknown argument {other:?}: expected none, `generate`, `digits-int8` or `digits-f32`");
+            eprintln!("unknown argument {other:?}: expected none, `generate`, `digits-int8`, `digits-f32` or `conv-digits`");
             return ExitCode::FAILURE;
         }
     };

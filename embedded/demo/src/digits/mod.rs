@@ -136,7 +136,7 @@ pub fn f32_input(pixels: &[u8]) -> [f32; PIXELS] {
 }
 
 /// The index of the largest value, the first on ties.
-fn argmax<T: PartialOrd + Copy>(values: &[T]) -> usize {
+pub(crate) fn argmax<T: PartialOrd + Copy>(values: &[T]) -> usize {
     let mut best = 0;
     for (i, v) in values.iter().enumerate() {
         if values.get(best).is_some_and(|b| v > b) {
@@ -147,7 +147,7 @@ fn argmax<T: PartialOrd + Copy>(values: &[T]) -> usize {
 }
 
 /// Writes `correct/total (pp.p%)` with integer arithmetic only.
-fn write_accuracy(out: &mut impl Write, correct: usize, total: usize) -> fmt::Result {
+pub(crate) fn write_accuracy(out: &mut impl Write, correct: usize, total: usize) -> fmt::Result {
     let permille = (correct * 1000 + total / 2) / total.max(1);
     write!(out, "{correct}/{total} ({}.{}%)", permille / 10, permille % 10)
 }
