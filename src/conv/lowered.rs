@@ -56,9 +56,9 @@
 //! buffer too. In a one-off measurement outside the benches (thread CPU
 //! time, medians of 40 alternating runs, on the AMD EPYC of
 //! `benches/README.md`), W6's convolution products at 32 rows took 1.49 ms
-//! as products per sample against 1.73–1.83 ms as batch-wide ones, and keeping
-//! every sample's column matrix instead of building it twice made the W6
-//! step no faster.
+//! as products per sample against 1.73–1.83 ms as batch-wide ones, and
+//! keeping every sample's column matrix instead of building it twice made
+//! the W6 step no faster.
 //!
 //! For stride 1 with "same" padding a tap's row of the column matrix is
 //! the flattened input shifted by `kr·W + kc − (P·W + P)`: one contiguous
@@ -71,8 +71,9 @@
 //! Every sum runs in an order fixed by the shapes alone: `matrixmultiply`'s
 //! order inside a product (it depends on the CPU's kernel, as Dense's
 //! batched path does), the weight gradient sample after sample (`β = 1`
-//! from the second sample on), the bias gradient over samples, then
-//! channels' positions in order, col2im over taps in weight order. The
+//! from the second sample on), the bias gradient sample after sample, each
+//! channel's positions in eight running sums added in a fixed tree, col2im
+//! over taps in weight order. The
 //! results agree with the per-sample path to rounding (`tests/conv_batch.rs`
 //! checks 1e-12 relative in `f64`), are reproducible on one machine, and are
 //! not bit-identical across machines; the per-sample path is the one that
@@ -142,9 +143,11 @@ pub(crate) trait Lowered: Layer {
 /// ```
 ///
 /// A single row stays on the per-sample path, whose results have the same
-/// bits on every machine (a batch of one is what `fit` with `batch_size: 1`
-/// and the microcontroller's training run). `benches/batch.rs` measures
-/// both paths on sixteen shapes (`benches/README.md` has the table).
+/// bits on every machine (so `fit` with `batch_size: 1` keeps them).
+/// `benches/batch.rs` measures
+/// both paths on sixteen shapes from 162 to 307,200 multiply-adds per row
+/// (`benches/README.md` has the table): every choice of the rule is the
+/// faster path or within 15% of it there.
 pub(crate) const fn lowering_pays(rows: usize, taps: usize, outputs: usize, positions: usize) -> bool {
     rows >= 2 && taps.saturating_mul(outputs).saturating_mul(positions) >= 1 << 12
 }
