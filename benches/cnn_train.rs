@@ -14,11 +14,12 @@
 //! * `sgemm`: the baseline, the step's lowered matrix products alone in
 //!   `matrixmultiply::sgemm`, with the shapes and strides the library uses,
 //!   on buffers that stay the same from one iteration to the next (so in
-//!   cache as far as they fit; one column matrix per convolution): per image, `Z = W · col(x)` and
-//!   `∂W += Δ · col(x)ᵀ` of both convolutions and `Wᵀ · Δ` of the second
-//!   (nothing needs the first one's input gradient); for the batch, the
-//!   dense layer's `X Wᵀ`, `Δᵀ X` and `Δ W`: 5 × 32 + 3 = 163 products. No
-//!   im2col or col2im, bias, activation, pooling, loss or optimizer.
+//!   cache as far as they fit; one column matrix per convolution, as the
+//!   library holds it): per image, `Z = W · col(x)` and `∂W += Δ · col(x)ᵀ`
+//!   of both convolutions and `Wᵀ · Δ` of the second (nothing needs the
+//!   first one's input gradient); for the batch, the dense layer's `X Wᵀ`,
+//!   `Δᵀ X` and `Δ W`: 5 × 32 + 3 = 163 products. No im2col or col2im,
+//!   bias, activation, pooling, loss or optimizer.
 //!
 //! Inputs are uniform in [0, 1), labels cycle through 0..9, all from a
 //! fixed seed. Before timing, the bench checks that the baseline's forward
