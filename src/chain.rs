@@ -151,15 +151,17 @@
 //!         L2::output_rows(&mut tape.2) //                                      alloc
 //!     }
 //!     // The same recursion on rows: each layer writes ∂L/∂input into the
-//!     // gradient buffer of the layer before it.
+//!     // gradient buffer of the layer before it, under the same condition.
 //!     fn backward_rows<I: Isa, const WRITE: bool>(
 //!         &self, isa: I, x: &[Self::Input], tape: &mut Self::Rows, grads: &mut Self,
 //!         d_input: Option<&mut [Self::Input]>,
 //!     ) { //                                                                   alloc
 //!         let (y, d_y) = L1::output_rows(&mut tape.1);
-//!         self.2.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.2, &mut grads.2, Some(Feeds::feed_rows_mut(d_y)));
+//!         let wanted = d_input.is_some() || L0::PARAMS + L1::PARAMS > 0;
+//!         self.2.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.2, &mut grads.2, wanted.then(|| Feeds::feed_rows_mut(d_y)));
 //!         let (y, d_y) = L0::output_rows(&mut tape.0);
-//!         self.1.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.1, &mut grads.1, Some(Feeds::feed_rows_mut(d_y)));
+//!         let wanted = d_input.is_some() || L0::PARAMS > 0;
+//!         self.1.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.1, &mut grads.1, wanted.then(|| Feeds::feed_rows_mut(d_y)));
 //!         self.0.backward_rows::<I, WRITE>(isa, x, &mut tape.0, &mut grads.0, d_input)
 //!     }
 //! }
@@ -176,6 +178,7 @@ use crate::layer::Layer;
 use crate::params::Params;
 use crate::passes::{Backward, Forward};
 use crate::simd::Isa;
+
 use crate::LayerInfo;
 use rand::Rng;
 
@@ -421,14 +424,19 @@ macro_rules! chain {
             ) where
                 Self::Scalar: 'static,
             {
+                // As in `backward_in`: a layer's input gradient only when a
+                // layer below it has parameters or the caller wants ∂L/∂input.
+                #[allow(unused_variables)] // a chain of one layer has nothing below
+                let before = $L0::PARAMS $(+ $L::PARAMS)*;
                 $(
+                    let before = before - $B::PARAMS;
                     let (y, d_y) = $BP::output_rows(&mut tape.$bp);
                     self.$b.backward_rows::<I, WRITE>(
                         isa,
                         Feeds::feed_rows(y),
                         &mut tape.$b,
                         &mut grads.$b,
-                        Some(Feeds::feed_rows_mut(d_y)),
+                        (d_input.is_some() || before > 0).then(|| Feeds::feed_rows_mut(d_y)),
                     );
                 )*
                 self.$i0.backward_rows::<I, WRITE>(isa, x, &mut tape.$i0, &mut grads.$i0, d_input)

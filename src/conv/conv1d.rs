@@ -353,11 +353,11 @@ impl<
     }
 
     #[cfg(feature = "alloc")]
-    type Rows = super::rows::SampleRows<Self::Output, Self::Tape>;
+    type Rows = super::lowered::ConvRows<Self::Output, Self::Tape, T>;
 
     #[cfg(feature = "alloc")]
-    fn uses_gemm(_rows: usize) -> bool {
-        false
+    fn uses_gemm(rows: usize) -> bool {
+        super::lowered::lowered::<Self>(rows)
     }
 
     #[cfg(feature = "alloc")]
@@ -371,7 +371,7 @@ impl<
     where
         T: 'static,
     {
-        tape.forward(self, isa, input)
+        tape.forward(self, isa, input, Self::uses_gemm(input.len()))
     }
 
     #[cfg(feature = "alloc")]
@@ -384,13 +384,13 @@ impl<
     fn backward_rows<I: simd::Isa, const WRITE: bool>(
         &self,
         isa: I,
-        _input: &[Self::Input],
+        input: &[Self::Input],
         tape: &mut Self::Rows,
         grads: &mut Self,
         d_input: Option<&mut [Self::Input]>,
     ) where
         T: 'static,
     {
-        tape.backward::<Self, I, WRITE>(self, isa, grads, d_input)
+        tape.backward::<Self, I, WRITE>(self, isa, input, grads, d_input)
     }
 }

@@ -71,6 +71,8 @@
 mod conv1d;
 mod conv2d;
 mod kernels;
+#[cfg(feature = "alloc")]
+pub(crate) mod lowered;
 mod pool;
 mod reshape;
 #[cfg(feature = "alloc")]

@@ -1,11 +1,12 @@
 //! The batched path of a layer that runs its per-sample passes row by row:
 //! every row's output and tape kept in vectors that grow to the largest
-//! batch and are reused.
+//! batch and are reused. The pools and reshapes always run this way, the
+//! convolutions below the rule of `lowered.rs`.
 
 extern crate alloc;
 
 use crate::layer::Layer;
-use crate::simd::Isa;
+use crate::simd::{self, Isa, Kernel};
 use alloc::vec::Vec;
 
 /// A batch's outputs, their gradients and the per-sample tapes.
@@ -22,9 +23,15 @@ impl<Y, Tape> Default for SampleRows<Y, Tape> {
 }
 
 impl<Y: Copy, Tape> SampleRows<Y, Tape> {
-    /// The forward pass of every row of `input`, one sample at a time.
+    /// The forward pass of every row of `input`, one sample at a time,
+    /// each row dispatched as [`Forward::forward`](crate::Forward::forward)
+    /// dispatches a sample (the same instruction set as `isa`): the
+    /// per-sample kernel then compiles as it does for one sample. Inlined
+    /// into the loop over the rows instead, the max pools' kernels compiled
+    /// to scalar branches and made the W6 training step 1.3 times slower
+    /// (`benches/cnn_train.rs`).
     #[inline(always)]
-    pub(crate) fn forward<L, I>(&mut self, layer: &L, isa: I, input: &[L::Input]) -> &[Y]
+    pub(crate) fn forward<L, I>(&mut self, layer: &L, _isa: I, input: &[L::Input]) -> &[Y]
     where
         L: Layer<Output = Y, Tape = Tape>,
         I: Isa,
@@ -32,12 +39,16 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
         self.outputs.clear();
         self.tapes.clear();
         for x in input {
-            let (y, tape) = layer.forward_tape_in(isa, x);
+            let (y, tape) = simd::dispatch(Row { layer, x });
             self.outputs.push(y);
             self.tapes.push(tape);
         }
-        self.d_outputs.clear();
-        self.d_outputs.extend_from_slice(&self.outputs);
+        // The gradient buffer needs the outputs' length only: whoever fills
+        // it writes every row before the backward pass reads it.
+        if self.d_outputs.len() != self.outputs.len() {
+            self.d_outputs.clear();
+            self.d_outputs.extend_from_slice(&self.outputs);
+        }
         &self.outputs
     }
 
@@ -48,7 +59,10 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
 
     /// The backward pass of every row, one sample at a time: the first row
     /// writes the parameter gradients (if `WRITE`), the others add, in row
-    /// order; each row's input gradient into `d_input` if one is given.
+    /// order; each row's input gradient into `d_input` if one is given. A
+    /// layer without parameters whose input gradient nothing wants has
+    /// nothing to compute (and its gradient buffer may not have been
+    /// written).
     #[inline(always)]
     pub(crate) fn backward<L, I, const WRITE: bool>(
         &self,
@@ -60,6 +74,9 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
         L: Layer<Output = Y, Tape = Tape>,
         I: Isa,
     {
+        if L::PARAMS == 0 && d_input.is_none() {
+            return;
+        }
         let rows = self.tapes.iter().zip(&self.d_outputs);
         match d_input {
             Some(d_input) => {
@@ -81,5 +98,20 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
                 }
             }
         }
+    }
+}
+
+/// One row's forward pass with its tape, as a kernel of its own.
+struct Row<'a, L: Layer> {
+    layer: &'a L,
+    x: &'a L::Input,
+}
+
+impl<L: Layer> Kernel for Row<'_, L> {
+    type Output = (L::Output, L::Tape);
+
+    #[inline(always)]
+    fn run<I: Isa>(self, isa: I) -> Self::Output {
+        self.layer.forward_tape_in(isa, self.x)
     }
 }
