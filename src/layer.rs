@@ -70,6 +70,35 @@ pub trait Layer: Backward + Params {
         grads: &mut Self,
     ) -> Self::Input;
 
+    /// [`forward_tape_in`](Layer::forward_tape_in) writing the output and
+    /// the tape into `output` and `tape` (the rows of a batch, kept from one
+    /// batch to the next). A layer that can write them in place overrides
+    /// it (the pools and reshapes); the default moves the returned values.
+    #[inline(always)]
+    fn forward_tape_into<I: Isa>(
+        &self,
+        isa: I,
+        input: &Self::Input,
+        output: &mut Self::Output,
+        tape: &mut Self::Tape,
+    ) {
+        (*output, *tape) = self.forward_tape_in(isa, input);
+    }
+
+    /// [`backward_in`](Layer::backward_in) with the input gradient, written
+    /// into `d_input` (see [`forward_tape_into`](Layer::forward_tape_into)).
+    #[inline(always)]
+    fn backward_into<I: Isa, const WRITE: bool>(
+        &self,
+        isa: I,
+        tape: &Self::Tape,
+        d_output: &Self::Output,
+        grads: &mut Self,
+        d_input: &mut Self::Input,
+    ) {
+        *d_input = self.backward_in::<I, true, WRITE>(isa, tape, d_output, grads);
+    }
+
     // ---- made and described ----------------------------------------------
 
     /// A freshly initialised model: weights from each layer's default

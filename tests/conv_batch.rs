@@ -191,6 +191,39 @@ fn conv2d_input_gradient_into_a_dense_layer() {
     assert_eq!(n, products(7, true));
 }
 
+/// One workspace through batches of 5, 2, 7 and 3 rows (more rows than
+/// before, fewer, more than ever, fewer): the pools, reshapes and the small
+/// convolution keep their rows from batch to batch and write them in place,
+/// so every batch's outputs and gradient must still be its own (the
+/// gradient written over NaN), the per-sample path's.
+#[test]
+fn batches_of_changing_sizes_through_one_workspace() {
+    type Net = (
+        Dense<6, 72, Tanh, f64>,
+        Unflatten2d<72, 2, 6, 6, f64>,
+        Conv2d<2, 3, 3, 1, 1, 6, 6, 6, 6, ReLU, f64>,
+        MaxPool2d<3, 2, 6, 6, 3, 3, f64>,
+        AvgPool2d<3, 3, 3, 3, 1, 1, f64>,
+        Flatten2d<3, 1, 1, 3, f64>,
+        Dense<3, 2, Identity, f64>,
+    );
+    let net = model::<Net>(11);
+    let mut workspace = Workspace::<Net>::new();
+    let mut grads = Box::<Net>::zeroed();
+    for (k, rows) in [5, 2, 7, 3].into_iter().enumerate() {
+        let (x, labels) = batch::<6>(rows, 2, 40 + k as u64);
+        let outputs = workspace.forward(&net, &x).to_vec();
+        assert_eq!(outputs.len(), rows);
+        for (b, (x, y)) in x.iter().zip(&outputs).enumerate() {
+            assert_close(&format!("batch {k}: output of row {b}"), y, &net.forward(x));
+        }
+        grads.for_each_tensor_mut(|t| t.fill(f64::NAN));
+        workspace.gradient(&net, &x, &labels, &SoftmaxCrossEntropy, &mut grads).unwrap();
+        let want = per_sample_gradient::<Net, 6, 2>(&net, &x, &labels);
+        assert_params_close(&format!("batch {k} of {rows} rows: gradient"), &*grads, &*want);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 1-d
 // ---------------------------------------------------------------------------

@@ -159,22 +159,52 @@ macro_rules! entry_points {
 }
 pub(crate) use entry_points;
 
-/// Implements `Params` (no parameters) and the execution seam for a layer
-/// without parameters, given its inherent `run` (forward, with the tape) and
-/// `run_back` (the input gradient) and its description, and optionally
-/// (`forward: method`) an inherent method for the forward pass without a
-/// tape. Its batched path runs the per-sample passes row by row.
+/// A tensor of zeros of a nested array type spelled as tokens (`[[T; L]; C]`,
+/// `[[[u32; WO]; HO]; C]`, `()`), for the per-sample passes of
+/// [`parameter_free!`] to write into.
+macro_rules! zeros {
+    (()) => {
+        ()
+    };
+    (u32) => {
+        0u32
+    };
+    (T) => {
+        T::zero()
+    };
+    ([$element:tt; $n:tt]) => {
+        [$crate::conv::zeros!($element); $n]
+    };
+}
+pub(crate) use zeros;
+
+/// Implements the entry points, `Params` (no parameters) and the execution
+/// seam for a layer without parameters, given its types (input, output,
+/// tape), its inherent `run` (the forward pass with the tape, written into
+/// an output and a tape) and `run_back` (the input gradient, written into
+/// the input's shape), each writing every value of what it is given, and
+/// its description; optionally (`forward: method`) an inherent method for
+/// the forward pass without a tape. The per-sample passes write into fresh
+/// zeros; the batched path runs them row by row on the batch's buffers in
+/// place ([`rows::SampleRows`]).
 macro_rules! parameter_free {
     // The forward pass without a tape: the output of `run`, or, where the
     // layer names one (`forward: method`), a method that computes only the
     // output (a max pool then finds no argmax).
-    (@forward $layer:ident, $x:ident) => {
-        $layer.run($x).0
-    };
-    (@forward $layer:ident, $x:ident, $forward:ident) => {
+    (@forward $layer:ident, $x:ident, $output:tt, $tape:tt) => {{
+        let (mut y, mut tape) = ($crate::conv::zeros!($output), $crate::conv::zeros!($tape));
+        $layer.run($x, &mut y, &mut tape);
+        y
+    }};
+    (@forward $layer:ident, $x:ident, $output:tt, $tape:tt, $forward:ident) => {
         $layer.$forward($x)
     };
-    ($name:ident < $($c:ident),* >, $info:expr $(, forward: $forward:ident)?) => {
+    (
+        $name:ident < $($c:ident),* >: $input:tt => $output:tt, tape $tape:tt,
+        $info:expr $(, forward: $forward:ident)?
+    ) => {
+        $crate::conv::entry_points!($name<$($c),*; T: Float>, $input, $output, $tape);
+
         impl<$(const $c: usize,)* T: Float> $crate::params::Params for $name<$($c,)* T> {
             type Scalar = T;
             const PARAMS: usize = 0;
@@ -193,12 +223,14 @@ macro_rules! parameter_free {
         impl<$(const $c: usize,)* T: Float> $crate::layer::Layer for $name<$($c,)* T> {
             #[inline(always)]
             fn forward_in<I: $crate::simd::Isa>(&self, _isa: I, x: &Self::Input) -> Self::Output {
-                $crate::conv::parameter_free!(@forward self, x $(, $forward)?)
+                $crate::conv::parameter_free!(@forward self, x, $output, $tape $(, $forward)?)
             }
 
             #[inline(always)]
             fn forward_tape_in<I: $crate::simd::Isa>(&self, _isa: I, x: &Self::Input) -> (Self::Output, Self::Tape) {
-                self.run(x)
+                let (mut y, mut tape) = ($crate::conv::zeros!($output), $crate::conv::zeros!($tape));
+                self.run(x, &mut y, &mut tape);
+                (y, tape)
             }
 
             #[inline(always)]
@@ -212,7 +244,32 @@ macro_rules! parameter_free {
                 // Without parameters there is nothing else to compute; the
                 // input gradient is cheap, and a caller that does not want it
                 // drops it.
-                self.run_back(tape, d_output)
+                let mut d_x = $crate::conv::zeros!($input);
+                self.run_back(tape, d_output, &mut d_x);
+                d_x
+            }
+
+            #[inline(always)]
+            fn forward_tape_into<I: $crate::simd::Isa>(
+                &self,
+                _isa: I,
+                x: &Self::Input,
+                y: &mut Self::Output,
+                tape: &mut Self::Tape,
+            ) {
+                self.run(x, y, tape);
+            }
+
+            #[inline(always)]
+            fn backward_into<I: $crate::simd::Isa, const WRITE: bool>(
+                &self,
+                _isa: I,
+                tape: &Self::Tape,
+                d_output: &Self::Output,
+                _grads: &mut Self,
+                d_input: &mut Self::Input,
+            ) {
+                self.run_back(tape, d_output, d_input);
             }
 
             fn random<R: rand::Rng + ?Sized>(_rng: &mut R) -> Self {

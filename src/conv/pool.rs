@@ -18,7 +18,7 @@
 //! it evenly over its window. Windows do not overlap (stride `K`), so every
 //! input belongs to exactly one window and receives exactly one term.
 
-use super::{entry_points, parameter_free, shape, Image};
+use super::{parameter_free, shape, Image};
 use crate::model::{LayerInfo, LayerKind};
 use core::marker::PhantomData;
 use num_traits::Float;
@@ -175,32 +175,32 @@ impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> 
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[T; L]; C]) -> ([[T; LO]; C], [[u32; LO]; C]) {
+    fn run(&self, x: &[[T; L]; C], y: &mut [[T; LO]; C], won: &mut [[u32; LO]; C]) {
         let () = Self::SHAPE;
-        let mut y = [[T::neg_infinity(); LO]; C];
-        let mut won = [[0u32; LO]; C];
         for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
+            // In local arrays, stored once (as `MaxPool2d::run` does).
+            let mut best = [T::neg_infinity(); LO];
+            let mut at = [0u32; LO];
             // The j-th value of every window of the channel, j in window order.
             for j in 0..K {
-                for (t, (best, at)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
+                for (t, (best, at)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
                     take_if_greater(best, at, x[t * K + j], j as u32);
                 }
             }
+            (*y, *won) = (best, at);
         }
-        (y, won)
     }
 
     #[inline(always)]
-    fn run_back(&self, won: &[[u32; LO]; C], d_y: &[[T; LO]; C]) -> [[T; L]; C] {
-        let mut d_x = [[T::zero(); L]; C];
+    fn run_back(&self, won: &[[u32; LO]; C], d_y: &[[T; LO]; C], d_x: &mut [[T; L]; C]) {
         for ((d_x, won), d_y) in d_x.iter_mut().zip(won).zip(d_y) {
+            d_x.fill(T::zero());
             for ((window, &j), &d) in d_x.chunks_exact_mut(K).zip(won).zip(d_y) {
                 if let Some(slot) = window.get_mut(j as usize) {
                     *slot = d; // ∂L/∂x = ∂L/∂y at the argmax
                 }
             }
         }
-        d_x
     }
 }
 
@@ -214,28 +214,24 @@ impl<const C: usize, const K: usize, const L: usize, const LO: usize, T: Float> 
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[T; L]; C]) -> ([[T; LO]; C], ()) {
+    fn run(&self, x: &[[T; L]; C], y: &mut [[T; LO]; C], _tape: &mut ()) {
         let () = Self::SHAPE;
         let size = count::<T>(K);
-        let mut y = [[T::zero(); LO]; C];
         for (y, x) in y.iter_mut().zip(x) {
             for (y, window) in y.iter_mut().zip(x.chunks_exact(K)) {
                 *y = window.iter().fold(T::zero(), |s, &v| s + v) / size;
             }
         }
-        (y, ())
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[[T; LO]; C]) -> [[T; L]; C] {
+    fn run_back(&self, _tape: &(), d_y: &[[T; LO]; C], d_x: &mut [[T; L]; C]) {
         let size = count::<T>(K);
-        let mut d_x = [[T::zero(); L]; C];
         for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
             for (window, &d) in d_x.chunks_exact_mut(K).zip(d_y) {
                 window.fill(d / size);
             }
         }
-        d_x
     }
 }
 
@@ -278,30 +274,33 @@ impl<
     }
 
     #[inline(always)]
-    fn run(&self, x: &Image<C, H, W, T>) -> (Image<C, HO, WO, T>, Image<C, HO, WO, u32>) {
+    fn run(&self, x: &Image<C, H, W, T>, y: &mut Image<C, HO, WO, T>, won: &mut Image<C, HO, WO, u32>) {
         let () = Self::SHAPE;
-        let mut y = [[[T::neg_infinity(); WO]; HO]; C];
-        let mut won = [[[0u32; WO]; HO]; C];
         for ((y, won), x) in y.iter_mut().zip(won.iter_mut()).zip(x) {
             for ((y, won), rows) in y.iter_mut().zip(won.iter_mut()).zip(x.chunks_exact(K)) {
+                // The output row in local arrays, stored once at the end
+                // (kept in registers; through `y` and `won`, which may be a
+                // batch's buffers, each step went to memory).
+                let mut best = [T::neg_infinity(); WO];
+                let mut at = [0u32; WO];
                 // The window's values in row-major order (i, j), each step
                 // over every window of the output row.
                 for (i, row) in rows.iter().enumerate() {
                     for j in 0..K {
-                        for (q, (best, at)) in y.iter_mut().zip(won.iter_mut()).enumerate() {
+                        for (q, (best, at)) in best.iter_mut().zip(at.iter_mut()).enumerate() {
                             take_if_greater(best, at, row[q * K + j], (i * K + j) as u32);
                         }
                     }
                 }
+                (*y, *won) = (best, at);
             }
         }
-        (y, won)
     }
 
     #[inline(always)]
-    fn run_back(&self, won: &[[[u32; WO]; HO]; C], d_y: &[[[T; WO]; HO]; C]) -> [[[T; W]; H]; C] {
-        let mut d_x = [[[T::zero(); W]; H]; C];
+    fn run_back(&self, won: &Image<C, HO, WO, u32>, d_y: &Image<C, HO, WO, T>, d_x: &mut Image<C, H, W, T>) {
         for ((d_x, won), d_y) in d_x.iter_mut().zip(won).zip(d_y) {
+            d_x.as_flattened_mut().fill(T::zero());
             for ((rows, won), d_y) in d_x.chunks_exact_mut(K).zip(won).zip(d_y) {
                 for (q, (&j, &d)) in won.iter().zip(d_y).enumerate() {
                     let (i, j) = (j as usize / K, j as usize % K);
@@ -311,7 +310,6 @@ impl<
                 }
             }
         }
-        d_x
     }
 }
 
@@ -334,12 +332,12 @@ impl<
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[[T; W]; H]; C]) -> ([[[T; WO]; HO]; C], ()) {
+    fn run(&self, x: &Image<C, H, W, T>, y: &mut Image<C, HO, WO, T>, _tape: &mut ()) {
         let () = Self::SHAPE;
         let size = count::<T>(K * K);
-        let mut y = [[[T::zero(); WO]; HO]; C];
         for (y, x) in y.iter_mut().zip(x) {
             for (y, rows) in y.iter_mut().zip(x.chunks_exact(K)) {
+                y.fill(T::zero());
                 // Each window's sum in row-major order, 0 + x_0 + x_1 + ...,
                 // each step over every window of the output row.
                 for row in rows {
@@ -354,13 +352,11 @@ impl<
                 }
             }
         }
-        (y, ())
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[[[T; WO]; HO]; C]) -> [[[T; W]; H]; C] {
+    fn run_back(&self, _tape: &(), d_y: &Image<C, HO, WO, T>, d_x: &mut Image<C, H, W, T>) {
         let size = count::<T>(K * K);
-        let mut d_x = [[[T::zero(); W]; H]; C];
         for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
             for (rows, d_y) in d_x.chunks_exact_mut(K).zip(d_y) {
                 for row in rows {
@@ -370,7 +366,6 @@ impl<
                 }
             }
         }
-        d_x
     }
 }
 
@@ -384,24 +379,20 @@ impl<const C: usize, const L: usize, T: Float> GlobalAvgPool1d<C, L, T> {
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[T; L]; C]) -> ([[T; 1]; C], ()) {
+    fn run(&self, x: &[[T; L]; C], y: &mut [[T; 1]; C], _tape: &mut ()) {
         let () = Self::SHAPE;
         let size = count::<T>(L);
-        let mut y = [[T::zero(); 1]; C];
         for (y, x) in y.iter_mut().zip(x) {
             y[0] = x.iter().fold(T::zero(), |s, &v| s + v) / size;
         }
-        (y, ())
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[[T; 1]; C]) -> [[T; L]; C] {
+    fn run_back(&self, _tape: &(), d_y: &[[T; 1]; C], d_x: &mut [[T; L]; C]) {
         let size = count::<T>(L);
-        let mut d_x = [[T::zero(); L]; C];
         for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
             d_x.fill(d_y[0] / size);
         }
-        d_x
     }
 }
 
@@ -415,45 +406,34 @@ impl<const C: usize, const H: usize, const W: usize, T: Float> GlobalAvgPool2d<C
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[[T; W]; H]; C]) -> ([[[T; 1]; 1]; C], ()) {
+    fn run(&self, x: &Image<C, H, W, T>, y: &mut Image<C, 1, 1, T>, _tape: &mut ()) {
         let () = Self::SHAPE;
         let size = count::<T>(H * W);
-        let mut y = [[[T::zero(); 1]; 1]; C];
         for (y, x) in y.iter_mut().zip(x) {
             y[0][0] = x.as_flattened().iter().fold(T::zero(), |s, &v| s + v) / size;
         }
-        (y, ())
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[[[T; 1]; 1]; C]) -> [[[T; W]; H]; C] {
+    fn run_back(&self, _tape: &(), d_y: &Image<C, 1, 1, T>, d_x: &mut Image<C, H, W, T>) {
         let size = count::<T>(H * W);
-        let mut d_x = [[[T::zero(); W]; H]; C];
         for (d_x, d_y) in d_x.iter_mut().zip(d_y) {
             d_x.as_flattened_mut().fill(d_y[0][0] / size);
         }
-        d_x
     }
 }
 
-entry_points!(MaxPool1d<C, K, L, LO; T: Float>, [[T; L]; C], [[T; LO]; C], [[u32; LO]; C]);
-entry_points!(AvgPool1d<C, K, L, LO; T: Float>, [[T; L]; C], [[T; LO]; C], ());
-entry_points!(MaxPool2d<C, K, H, W, HO, WO; T: Float>, [[[T; W]; H]; C], [[[T; WO]; HO]; C], [[[u32; WO]; HO]; C]);
-entry_points!(AvgPool2d<C, K, H, W, HO, WO; T: Float>, [[[T; W]; H]; C], [[[T; WO]; HO]; C], ());
-entry_points!(GlobalAvgPool1d<C, L; T: Float>, [[T; L]; C], [[T; 1]; C], ());
-entry_points!(GlobalAvgPool2d<C, H, W; T: Float>, [[[T; W]; H]; C], [[[T; 1]; 1]; C], ());
-
 parameter_free!(
-    MaxPool1d<C, K, L, LO>,
+    MaxPool1d<C, K, L, LO>: [[T; L]; C] => [[T; LO]; C], tape [[u32; LO]; C],
     LayerInfo { kind: LayerKind::MaxPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" },
     forward: run_forward
 );
 parameter_free!(
-    AvgPool1d<C, K, L, LO>,
+    AvgPool1d<C, K, L, LO>: [[T; L]; C] => [[T; LO]; C], tape (),
     LayerInfo { kind: LayerKind::AvgPool1d { channels: C, kernel: K, length: L }, inputs: C * L, outputs: C * LO, activation: "Identity" }
 );
 parameter_free!(
-    MaxPool2d<C, K, H, W, HO, WO>,
+    MaxPool2d<C, K, H, W, HO, WO>: [[[T; W]; H]; C] => [[[T; WO]; HO]; C], tape [[[u32; WO]; HO]; C],
     LayerInfo {
         kind: LayerKind::MaxPool2d { channels: C, kernel: K, height: H, width: W },
         inputs: C * H * W,
@@ -463,7 +443,7 @@ parameter_free!(
     forward: run_forward
 );
 parameter_free!(
-    AvgPool2d<C, K, H, W, HO, WO>,
+    AvgPool2d<C, K, H, W, HO, WO>: [[[T; W]; H]; C] => [[[T; WO]; HO]; C], tape (),
     LayerInfo {
         kind: LayerKind::AvgPool2d { channels: C, kernel: K, height: H, width: W },
         inputs: C * H * W,
@@ -472,11 +452,11 @@ parameter_free!(
     }
 );
 parameter_free!(
-    GlobalAvgPool1d<C, L>,
+    GlobalAvgPool1d<C, L>: [[T; L]; C] => [[T; 1]; C], tape (),
     LayerInfo { kind: LayerKind::GlobalAvgPool1d { channels: C, length: L }, inputs: C * L, outputs: C, activation: "Identity" }
 );
 parameter_free!(
-    GlobalAvgPool2d<C, H, W>,
+    GlobalAvgPool2d<C, H, W>: [[[T; W]; H]; C] => [[[T; 1]; 1]; C], tape (),
     LayerInfo {
         kind: LayerKind::GlobalAvgPool2d { channels: C, height: H, width: W },
         inputs: C * H * W,

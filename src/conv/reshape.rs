@@ -8,7 +8,7 @@
 //! `k = (c·H + h)·W + w` (row-major, PyTorch's `nn.Flatten`), and its
 //! backward pass moves the gradient back, `∂L/∂x_{c,h,w} = ∂L/∂y_k`.
 
-use super::{entry_points, parameter_free, shape};
+use super::{parameter_free, shape};
 use crate::model::{LayerInfo, LayerKind};
 use core::marker::PhantomData;
 use num_traits::Float;
@@ -79,18 +79,14 @@ impl<const C: usize, const L: usize, const N: usize, T: Float> Flatten1d<C, L, N
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[T; L]; C]) -> ([T; N], ()) {
+    fn run(&self, x: &[[T; L]; C], y: &mut [T; N], _tape: &mut ()) {
         let () = Self::SHAPE;
-        let mut y = [T::zero(); N];
-        copy(&mut y, x.as_flattened());
-        (y, ())
+        copy(y, x.as_flattened());
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[T; N]) -> [[T; L]; C] {
-        let mut d_x = [[T::zero(); L]; C];
+    fn run_back(&self, _tape: &(), d_y: &[T; N], d_x: &mut [[T; L]; C]) {
         copy(d_x.as_flattened_mut(), d_y);
-        d_x
     }
 }
 
@@ -104,18 +100,14 @@ impl<const C: usize, const H: usize, const W: usize, const N: usize, T: Float> F
     }
 
     #[inline(always)]
-    fn run(&self, x: &[[[T; W]; H]; C]) -> ([T; N], ()) {
+    fn run(&self, x: &[[[T; W]; H]; C], y: &mut [T; N], _tape: &mut ()) {
         let () = Self::SHAPE;
-        let mut y = [T::zero(); N];
-        copy(&mut y, x.as_flattened().as_flattened());
-        (y, ())
+        copy(y, x.as_flattened().as_flattened());
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[T; N]) -> [[[T; W]; H]; C] {
-        let mut d_x = [[[T::zero(); W]; H]; C];
+    fn run_back(&self, _tape: &(), d_y: &[T; N], d_x: &mut [[[T; W]; H]; C]) {
         copy(d_x.as_flattened_mut().as_flattened_mut(), d_y);
-        d_x
     }
 }
 
@@ -129,18 +121,14 @@ impl<const N: usize, const C: usize, const L: usize, T: Float> Unflatten1d<N, C,
     }
 
     #[inline(always)]
-    fn run(&self, x: &[T; N]) -> ([[T; L]; C], ()) {
+    fn run(&self, x: &[T; N], y: &mut [[T; L]; C], _tape: &mut ()) {
         let () = Self::SHAPE;
-        let mut y = [[T::zero(); L]; C];
         copy(y.as_flattened_mut(), x);
-        (y, ())
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[[T; L]; C]) -> [T; N] {
-        let mut d_x = [T::zero(); N];
-        copy(&mut d_x, d_y.as_flattened());
-        d_x
+    fn run_back(&self, _tape: &(), d_y: &[[T; L]; C], d_x: &mut [T; N]) {
+        copy(d_x, d_y.as_flattened());
     }
 }
 
@@ -154,32 +142,23 @@ impl<const N: usize, const C: usize, const H: usize, const W: usize, T: Float> U
     }
 
     #[inline(always)]
-    fn run(&self, x: &[T; N]) -> ([[[T; W]; H]; C], ()) {
+    fn run(&self, x: &[T; N], y: &mut [[[T; W]; H]; C], _tape: &mut ()) {
         let () = Self::SHAPE;
-        let mut y = [[[T::zero(); W]; H]; C];
         copy(y.as_flattened_mut().as_flattened_mut(), x);
-        (y, ())
     }
 
     #[inline(always)]
-    fn run_back(&self, _tape: &(), d_y: &[[[T; W]; H]; C]) -> [T; N] {
-        let mut d_x = [T::zero(); N];
-        copy(&mut d_x, d_y.as_flattened().as_flattened());
-        d_x
+    fn run_back(&self, _tape: &(), d_y: &[[[T; W]; H]; C], d_x: &mut [T; N]) {
+        copy(d_x, d_y.as_flattened().as_flattened());
     }
 }
 
-entry_points!(Flatten1d<C, L, N; T: Float>, [[T; L]; C], [T; N], ());
-entry_points!(Flatten2d<C, H, W, N; T: Float>, [[[T; W]; H]; C], [T; N], ());
-entry_points!(Unflatten1d<N, C, L; T: Float>, [T; N], [[T; L]; C], ());
-entry_points!(Unflatten2d<N, C, H, W; T: Float>, [T; N], [[[T; W]; H]; C], ());
-
 parameter_free!(
-    Flatten1d<C, L, N>,
+    Flatten1d<C, L, N>: [[T; L]; C] => [T; N], tape (),
     LayerInfo { kind: LayerKind::Flatten1d { channels: C, length: L }, inputs: C * L, outputs: N, activation: "Identity" }
 );
 parameter_free!(
-    Flatten2d<C, H, W, N>,
+    Flatten2d<C, H, W, N>: [[[T; W]; H]; C] => [T; N], tape (),
     LayerInfo {
         kind: LayerKind::Flatten2d { channels: C, height: H, width: W },
         inputs: C * H * W,
@@ -188,11 +167,11 @@ parameter_free!(
     }
 );
 parameter_free!(
-    Unflatten1d<N, C, L>,
+    Unflatten1d<N, C, L>: [T; N] => [[T; L]; C], tape (),
     LayerInfo { kind: LayerKind::Unflatten1d { channels: C, length: L }, inputs: N, outputs: C * L, activation: "Identity" }
 );
 parameter_free!(
-    Unflatten2d<N, C, H, W>,
+    Unflatten2d<N, C, H, W>: [T; N] => [[[T; W]; H]; C], tape (),
     LayerInfo {
         kind: LayerKind::Unflatten2d { channels: C, height: H, width: W },
         inputs: N,

@@ -9,16 +9,21 @@ use crate::layer::Layer;
 use crate::simd::{self, Isa, Kernel};
 use alloc::vec::Vec;
 
-/// A batch's outputs, their gradients and the per-sample tapes.
+/// A batch's outputs, their gradients and the per-sample tapes. The
+/// vectors grow to the largest batch and never shrink: a row that exists
+/// is written in place ([`Layer::forward_tape_into`]), so a batch of a size
+/// seen before moves no tensor.
 pub struct SampleRows<Y, Tape> {
     outputs: Vec<Y>,
     d_outputs: Vec<Y>,
     tapes: Vec<Tape>,
+    /// The rows of the last batch (the vectors may hold more).
+    rows: usize,
 }
 
 impl<Y, Tape> Default for SampleRows<Y, Tape> {
     fn default() -> Self {
-        SampleRows { outputs: Vec::new(), d_outputs: Vec::new(), tapes: Vec::new() }
+        SampleRows { outputs: Vec::new(), d_outputs: Vec::new(), tapes: Vec::new(), rows: 0 }
     }
 }
 
@@ -36,25 +41,31 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
         L: Layer<Output = Y, Tape = Tape>,
         I: Isa,
     {
-        self.outputs.clear();
-        self.tapes.clear();
-        for x in input {
+        let kept = self.outputs.len().min(input.len());
+        let (new, old) = (&input[kept..], &input[..kept]);
+        for ((x, y), tape) in old.iter().zip(&mut self.outputs).zip(&mut self.tapes) {
+            simd::dispatch(RowInto { layer, x, y, tape });
+        }
+        // A batch larger than any before: its new rows are made (this
+        // allocates; later batches reuse them).
+        for x in new {
             let (y, tape) = simd::dispatch(Row { layer, x });
             self.outputs.push(y);
             self.tapes.push(tape);
         }
+        self.rows = input.len();
         // The gradient buffer needs the outputs' length only: whoever fills
         // it writes every row before the backward pass reads it.
-        if self.d_outputs.len() != self.outputs.len() {
-            self.d_outputs.clear();
-            self.d_outputs.extend_from_slice(&self.outputs);
+        if self.d_outputs.len() < self.rows {
+            let have = self.d_outputs.len();
+            self.d_outputs.extend_from_slice(&self.outputs[have..self.rows]);
         }
-        &self.outputs
+        &self.outputs[..self.rows]
     }
 
     /// The outputs and the buffer for their gradients.
     pub(crate) fn output_and_gradient(&mut self) -> (&[Y], &mut [Y]) {
-        (&self.outputs, &mut self.d_outputs)
+        (&self.outputs[..self.rows], &mut self.d_outputs[..self.rows])
     }
 
     /// The backward pass of every row, one sample at a time: the first row
@@ -77,15 +88,15 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
         if L::PARAMS == 0 && d_input.is_none() {
             return;
         }
-        let rows = self.tapes.iter().zip(&self.d_outputs);
+        let rows = self.tapes.iter().zip(&self.d_outputs).take(self.rows);
         match d_input {
             Some(d_input) => {
                 for (b, ((tape, d_y), d_x)) in rows.zip(d_input.iter_mut()).enumerate() {
-                    *d_x = if WRITE && b == 0 {
-                        layer.backward_in::<I, true, true>(isa, tape, d_y, grads)
+                    if WRITE && b == 0 {
+                        layer.backward_into::<I, true>(isa, tape, d_y, grads, d_x);
                     } else {
-                        layer.backward_in::<I, true, false>(isa, tape, d_y, grads)
-                    };
+                        layer.backward_into::<I, false>(isa, tape, d_y, grads, d_x);
+                    }
                 }
             }
             None => {
@@ -98,6 +109,23 @@ impl<Y: Copy, Tape> SampleRows<Y, Tape> {
                 }
             }
         }
+    }
+}
+
+/// One row's forward pass written in place, as a kernel of its own.
+struct RowInto<'a, L: Layer> {
+    layer: &'a L,
+    x: &'a L::Input,
+    y: &'a mut L::Output,
+    tape: &'a mut L::Tape,
+}
+
+impl<L: Layer> Kernel for RowInto<'_, L> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run<I: Isa>(self, isa: I) {
+        self.layer.forward_tape_into(isa, self.x, self.y, self.tape)
     }
 }
 
