@@ -96,7 +96,12 @@ pub(crate) fn correlate<T: Float>(g: Geometry, x: &[T], weights: &[T], bias: &[T
 
 /// `to[c·rows + r] = from[r·cols + c]`: the `rows × cols` matrix `from`
 /// (row-major) transposed into `to` (`cols × rows`).
-#[inline(always)]
+///
+/// Never inlined: inlined where the sizes are constants, the compiler
+/// unrolled it completely (a load and a store per value, thousands of
+/// instructions in one block), and scheduling those blocks took seconds of
+/// a W6 program's build. As a loop it is the same loads and stores.
+#[inline(never)]
 pub(crate) fn transpose<T: Copy>(from: &[T], rows: usize, to: &mut [T]) {
     let cols = from.len() / rows.max(1);
     for (r, row) in from.chunks_exact(cols.max(1)).enumerate() {
