@@ -111,9 +111,25 @@ fn conv2d<
             })
         })
         .collect();
-    let mut d_input = input.clone();
     let mut tape = ConvTape::default();
-    let mut group = c.benchmark_group(format!("conv2d {CI}x{H}x{W}->{CO} k{K} s{S} p{P}"));
+    let name = format!("conv2d {CI}x{H}x{W}->{CO} k{K} s{S} p{P}");
+    conv_group(c, &name, input, (CI * K * K, CO, HO * WO), |x, d_x, lowered| {
+        conv2d_train_pass(&layer, x, &mut tape, &mut grads, d_x, lowered)
+    });
+}
+
+/// The bench group of one convolution shape: its training pass (`pass`:
+/// the rows, the input gradient's buffer if wanted, lowered or not) on 2 and
+/// 32 rows, lowered and row by row, with and without the input gradient.
+fn conv_group<X: Clone>(
+    c: &mut Criterion,
+    name: &str,
+    input: Vec<X>,
+    (taps, outputs, positions): (usize, usize, usize),
+    mut pass: impl FnMut(&[X], Option<&mut [X]>, bool),
+) {
+    let mut d_input = input.clone();
+    let mut group = c.benchmark_group(name);
     for rows in CONV_ROWS {
         group.throughput(Throughput::Elements(rows as u64));
         for (path, lowered) in [("lowered", true), ("rows", false)] {
@@ -122,20 +138,13 @@ fn conv2d<
                 group.bench_with_input(id, &rows, |b, &rows| {
                     b.iter(|| {
                         let d_input = if dx { Some(&mut d_input[..rows]) } else { None };
-                        conv2d_train_pass(
-                            &layer,
-                            black_box(&input[..rows]),
-                            &mut tape,
-                            &mut grads,
-                            d_input,
-                            lowered,
-                        )
+                        pass(black_box(&input[..rows]), d_input, lowered)
                     });
                 });
             }
         }
         // What the library chooses for this shape and batch size.
-        black_box(conv_lowering_pays(rows, CI * K * K, CO, HO * WO));
+        black_box(conv_lowering_pays(rows, taps, outputs, positions));
     }
     group.finish();
 }
@@ -156,32 +165,11 @@ fn conv1d<
     let mut grads = layer.clone();
     let input: Vec<[[f32; L]; CI]> =
         (0..32).map(|r| core::array::from_fn(|i| core::array::from_fn(|t| value(r, i * L + t)))).collect();
-    let mut d_input = input.clone();
     let mut tape = ConvTape::default();
-    let mut group = c.benchmark_group(format!("conv1d {CI}x{L}->{CO} k{K} s{S} p{P}"));
-    for rows in CONV_ROWS {
-        group.throughput(Throughput::Elements(rows as u64));
-        for (path, lowered) in [("lowered", true), ("rows", false)] {
-            for dx in [true, false] {
-                let id = BenchmarkId::new(format!("{path}/{}", if dx { "dx" } else { "no_dx" }), rows);
-                group.bench_with_input(id, &rows, |b, &rows| {
-                    b.iter(|| {
-                        let d_input = if dx { Some(&mut d_input[..rows]) } else { None };
-                        conv1d_train_pass(
-                            &layer,
-                            black_box(&input[..rows]),
-                            &mut tape,
-                            &mut grads,
-                            d_input,
-                            lowered,
-                        )
-                    });
-                });
-            }
-        }
-        black_box(conv_lowering_pays(rows, CI * K, CO, LO));
-    }
-    group.finish();
+    let name = format!("conv1d {CI}x{L}->{CO} k{K} s{S} p{P}");
+    conv_group(c, &name, input, (CI * K, CO, LO), |x, d_x, lowered| {
+        conv1d_train_pass(&layer, x, &mut tape, &mut grads, d_x, lowered)
+    });
 }
 
 fn conv_shapes(c: &mut Criterion) {
