@@ -11,8 +11,9 @@ use alloc::vec::Vec;
 
 /// A batch's outputs, their gradients and the per-sample tapes. The
 /// vectors grow to the largest batch and never shrink: a row that exists
-/// is written in place ([`Layer::forward_tape_into`]), so a batch of a size
-/// seen before moves no tensor.
+/// is written through [`Layer::forward_tape_into`] and
+/// [`Layer::backward_into`], which the pools and reshapes run in place, so
+/// for them a batch no larger than one before moves no tensor.
 pub struct SampleRows<Y, Tape> {
     outputs: Vec<Y>,
     d_outputs: Vec<Y>,
