@@ -7,15 +7,23 @@
 //! model too. A chain's tape is the tuple of its layers' tapes, and its
 //! gradients are a chain of the same type.
 //!
-//! # Widths are checked by the compiler
+//! # Shapes are checked by the compiler
 //!
 //! Every neighbouring pair must satisfy `L0::Output: Feeds<L1::Input>`, which
-//! holds only when both are `[T; N]` with the same `T` and `N`. A chain such as
-//! `(Dense<2, 3, Tanh>, Dense<4, 1, Sigmoid>)` is therefore not a model, and
-//! using it reports the two widths:
+//! holds only when both are the same array type: `[T; N]` with the same `T`
+//! and `N` for vectors, and so, nested, the same channels and sizes for the
+//! tensors of convolutional layers (`[[[T; W]; H]; C]` is `[X; C]` with
+//! `X = [[T; W]; H]`). A chain such as `(Dense<2, 3, Tanh>, Dense<4, 1,
+//! Sigmoid>)` is therefore not a model, and using it reports the two types:
 //!
 //! ```text
-//! error[E0277]: layer widths do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
+//! error[E0277]: layer shapes do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
+//! ```
+//!
+//! and a convolution to 8 channels followed by one that takes 4:
+//!
+//! ```text
+//! error[E0277]: layer shapes do not match: a layer outputs `[[[f32; 8]; 8]; 8]` but the next layer takes `[[[f32; 8]; 8]; 4]`
 //! ```
 //!
 //! ```compile_fail
@@ -91,13 +99,23 @@
 //!         (x, (t0, t1, t2))
 //!     }
 //!     // The chain rule: δ from the last layer down to the first; every
-//!     // layer but the first hands ∂L/∂input to the one before it.
+//!     // layer but the first hands ∂L/∂input to the one before it, unless
+//!     // nothing below it has parameters and the caller does not want
+//!     // ∂L/∂input (a constant condition: the branch folds away).
 //!     fn backward_in<I: Isa, const INPUT_GRADIENT: bool, const WRITE: bool>(
 //!         &self, isa: I, tape: &Self::Tape, d: &Self::Output, grads: &mut Self,
 //!     ) -> Self::Input {
-//!         let d = self.2.backward_in::<I, true, WRITE>(isa, &tape.2, d, &mut grads.2);
+//!         let d = if INPUT_GRADIENT || L0::PARAMS + L1::PARAMS > 0 {
+//!             self.2.backward_in::<I, true, WRITE>(isa, &tape.2, d, &mut grads.2)
+//!         } else {
+//!             self.2.backward_in::<I, false, WRITE>(isa, &tape.2, d, &mut grads.2)
+//!         };
 //!         let d = <L1::Output as Feeds<L2::Input>>::back(&d);
-//!         let d = self.1.backward_in::<I, true, WRITE>(isa, &tape.1, d, &mut grads.1);
+//!         let d = if INPUT_GRADIENT || L0::PARAMS > 0 {
+//!             self.1.backward_in::<I, true, WRITE>(isa, &tape.1, d, &mut grads.1)
+//!         } else {
+//!             self.1.backward_in::<I, false, WRITE>(isa, &tape.1, d, &mut grads.1)
+//!         };
 //!         let d = <L0::Output as Feeds<L1::Input>>::back(&d);
 //!         self.0.backward_in::<I, INPUT_GRADIENT, WRITE>(isa, &tape.0, d, &mut grads.0)
 //!     }
@@ -133,15 +151,17 @@
 //!         L2::output_rows(&mut tape.2) //                                      alloc
 //!     }
 //!     // The same recursion on rows: each layer writes ∂L/∂input into the
-//!     // gradient buffer of the layer before it.
+//!     // gradient buffer of the layer before it, under the same condition.
 //!     fn backward_rows<I: Isa, const WRITE: bool>(
 //!         &self, isa: I, x: &[Self::Input], tape: &mut Self::Rows, grads: &mut Self,
 //!         d_input: Option<&mut [Self::Input]>,
 //!     ) { //                                                                   alloc
 //!         let (y, d_y) = L1::output_rows(&mut tape.1);
-//!         self.2.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.2, &mut grads.2, Some(Feeds::feed_rows_mut(d_y)));
+//!         let wanted = d_input.is_some() || L0::PARAMS + L1::PARAMS > 0;
+//!         self.2.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.2, &mut grads.2, wanted.then(|| Feeds::feed_rows_mut(d_y)));
 //!         let (y, d_y) = L0::output_rows(&mut tape.0);
-//!         self.1.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.1, &mut grads.1, Some(Feeds::feed_rows_mut(d_y)));
+//!         let wanted = d_input.is_some() || L0::PARAMS > 0;
+//!         self.1.backward_rows::<I, WRITE>(isa, Feeds::feed_rows(y), &mut tape.1, &mut grads.1, wanted.then(|| Feeds::feed_rows_mut(d_y)));
 //!         self.0.backward_rows::<I, WRITE>(isa, x, &mut tape.0, &mut grads.0, d_input)
 //!     }
 //! }
@@ -149,29 +169,31 @@
 //!
 //! [`Architecture`](crate::Architecture) and [`Model`](crate::Model) then
 //! hold for the tuple because it is a `Layer`. Every one of these needs the
-//! widths to fit, so a chain whose widths disagree has no `zeroed`, no
+//! shapes to fit, so a chain whose shapes disagree has no `zeroed`, no
 //! `PARAMS`, no initialisation, no weight files and no passes: each use is
-//! a compile error naming the two widths.
+//! a compile error naming the two types.
 
 use crate::exec;
 use crate::layer::Layer;
 use crate::params::Params;
 use crate::passes::{Backward, Forward};
 use crate::simd::Isa;
+
 use crate::LayerInfo;
 use rand::Rng;
 
 /// `Self` (a layer's output) fits `Next` (the following layer's input).
 ///
-/// Implemented only for `[T; N]: Feeds<[T; N]>`, so a chain compiles exactly
-/// when neighbouring widths (and scalar types) agree. The two methods are the
-/// identity; they exist so the chain's code can pass one layer's output to the
-/// next without asking the compiler to prove the types equal, which would
-/// replace the message below by a generic type-mismatch error.
+/// Implemented only for `[T; N]: Feeds<[T; N]>` (`T` itself an array for a
+/// tensor), so a chain compiles exactly when neighbouring shapes (and scalar
+/// types) agree. The methods are the identity; they exist so the chain's
+/// code can pass one layer's output to the next without asking the compiler
+/// to prove the types equal, which would replace the message below by a
+/// generic type-mismatch error.
 #[diagnostic::on_unimplemented(
-    message = "layer widths do not match: a layer outputs `{Self}` but the next layer takes `{Next}`",
-    label = "this chain has neighbouring layers whose widths (or scalar types) disagree",
-    note = "in a chain (L0, L1, ...), each layer's input width must equal the output width of the layer before it (and all layers must use the same scalar type)"
+    message = "layer shapes do not match: a layer outputs `{Self}` but the next layer takes `{Next}`",
+    label = "this chain has neighbouring layers whose shapes (or scalar types) disagree",
+    note = "in a chain (L0, L1, ...), each layer takes what the layer before it outputs: a vector `[T; N]` of the same length N, or a tensor of the same shape, `[[T; L]; C]` (C channels of length L) or `[[[T; W]; H]; C]` (C channels of H rows and W columns), and every layer has the same scalar type T"
 )]
 pub trait Feeds<Next> {
     /// This layer's output as the next layer's input.
@@ -318,8 +340,20 @@ macro_rules! chain {
                 d: &Self::Output,
                 grads: &mut Self,
             ) -> Self::Input {
+                // A layer's input gradient is needed when a layer below it
+                // has parameters or the caller wants ∂L/∂input (so a conv
+                // net's first convolution, after an `Unflatten2d`, skips it).
+                // `before` is the parameter count below the layer, a
+                // constant: the branch folds away.
+                #[allow(unused_variables)] // a chain of one layer has nothing below
+                let before = $L0::PARAMS $(+ $L::PARAMS)*;
                 $(
-                    let d = self.$b.backward_in::<I, true, WRITE>(isa, &tape.$b, d, &mut grads.$b);
+                    let before = before - $B::PARAMS;
+                    let d = if INPUT_GRADIENT || before > 0 {
+                        self.$b.backward_in::<I, true, WRITE>(isa, &tape.$b, d, &mut grads.$b)
+                    } else {
+                        self.$b.backward_in::<I, false, WRITE>(isa, &tape.$b, d, &mut grads.$b)
+                    };
                     let d = <$BP::Output as Feeds<$B::Input>>::back(&d);
                 )*
                 self.$i0.backward_in::<I, INPUT_GRADIENT, WRITE>(isa, &tape.$i0, d, &mut grads.$i0)
@@ -390,14 +424,19 @@ macro_rules! chain {
             ) where
                 Self::Scalar: 'static,
             {
+                // As in `backward_in`: a layer's input gradient only when a
+                // layer below it has parameters or the caller wants ∂L/∂input.
+                #[allow(unused_variables)] // a chain of one layer has nothing below
+                let before = $L0::PARAMS $(+ $L::PARAMS)*;
                 $(
+                    let before = before - $B::PARAMS;
                     let (y, d_y) = $BP::output_rows(&mut tape.$bp);
                     self.$b.backward_rows::<I, WRITE>(
                         isa,
                         Feeds::feed_rows(y),
                         &mut tape.$b,
                         &mut grads.$b,
-                        Some(Feeds::feed_rows_mut(d_y)),
+                        (d_input.is_some() || before > 0).then(|| Feeds::feed_rows_mut(d_y)),
                     );
                 )*
                 self.$i0.backward_rows::<I, WRITE>(isa, x, &mut tape.$i0, &mut grads.$i0, d_input)

@@ -1,7 +1,7 @@
 //! The execution seam: how a layer runs.
 //!
 //! A layer is a description: its parameters and its mathematics
-//! ([`Dense`](crate::Dense)). How it runs is one trait, [`Layer`], which
+//! ([`Dense`](crate::Dense), the layers of [`conv`](crate::conv)). How it runs is one trait, [`Layer`], which
 //! holds every way a layer can be executed:
 //!
 //! * **per sample**, compiled for an instruction set chosen once for the
@@ -14,7 +14,8 @@
 //! * **made** (random initialisation, zeroed on the heap) and **described**
 //!   (its widths and activation, for weight files).
 //!
-//! It is implemented once for `Dense`, once for tuples (one macro, in
+//! It is implemented once for `Dense`, once for each layer of
+//! [`conv`](crate::conv), once for tuples (one macro, in
 //! `chain.rs`) and once for `Box`. Everything else is built on it: the public
 //! traits [`Forward`] and [`Backward`] are thin entry points into
 //! [`exec`](crate::exec), which dispatches once and then runs the model's
@@ -43,7 +44,7 @@ use rand::Rng;
 
 /// How a layer runs: the execution seam (see the [module documentation](self)).
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a model: a model is a `Dense` layer, a `Box` of a model, or a tuple of 1 to 12 models whose widths fit",
+    message = "`{Self}` is not a model: a model is a layer (`Dense`, `Conv2d`, `MaxPool2d`, ...), a `Box` of a model, or a tuple of 1 to 12 models whose shapes fit",
     label = "not a model",
     note = "a chain of more than 12 layers nests tuples: `((L0, ..., L11), L12, ...)` is a model when its parts are"
 )]
@@ -69,6 +70,35 @@ pub trait Layer: Backward + Params {
         grads: &mut Self,
     ) -> Self::Input;
 
+    /// [`forward_tape_in`](Layer::forward_tape_in) writing the output and
+    /// the tape into `output` and `tape` (the rows of a batch, kept from one
+    /// batch to the next). A layer that can write them in place overrides
+    /// it (the pools and reshapes); the default moves the returned values.
+    #[inline(always)]
+    fn forward_tape_into<I: Isa>(
+        &self,
+        isa: I,
+        input: &Self::Input,
+        output: &mut Self::Output,
+        tape: &mut Self::Tape,
+    ) {
+        (*output, *tape) = self.forward_tape_in(isa, input);
+    }
+
+    /// [`backward_in`](Layer::backward_in) with the input gradient, written
+    /// into `d_input` (see [`forward_tape_into`](Layer::forward_tape_into)).
+    #[inline(always)]
+    fn backward_into<I: Isa, const WRITE: bool>(
+        &self,
+        isa: I,
+        tape: &Self::Tape,
+        d_output: &Self::Output,
+        grads: &mut Self,
+        d_input: &mut Self::Input,
+    ) {
+        *d_input = self.backward_in::<I, true, WRITE>(isa, tape, d_output, grads);
+    }
+
     // ---- made and described ----------------------------------------------
 
     /// A freshly initialised model: weights from each layer's default
@@ -82,7 +112,8 @@ pub trait Layer: Backward + Params {
     fn randomize<R: Rng + ?Sized>(&mut self, rng: &mut R);
 
     /// Whether memory whose bytes are all zero holds a valid value of this
-    /// type with every parameter zero: true for `Dense` layers over `f32`
+    /// type with every parameter zero: true for `Dense` and convolution
+    /// layers over `f32`, for layers without parameters
     /// and `f64` and for tuples of such, which lets `Box<M>` be made zeroed
     /// on the heap. Unsafe code relies on the answer; the trait is sealed.
     fn zero_bytes_are_zeroed() -> bool
@@ -92,10 +123,10 @@ pub trait Layer: Backward + Params {
         false
     }
 
-    /// The number of `Dense` layers, counting inside nested tuples.
+    /// The number of layers (of every kind), counting inside nested tuples.
     const LAYER_COUNT: usize;
 
-    /// Calls `f` with each `Dense` layer's description, in forward order.
+    /// Calls `f` with each layer's description, in forward order.
     fn describe<F: FnMut(crate::LayerInfo)>(f: &mut F);
 
     // ---- rows of a batch (`alloc`) ---------------------------------------
@@ -144,4 +175,16 @@ pub trait Layer: Backward + Params {
         d_input: Option<&mut [Self::Input]>,
     ) where
         Self::Scalar: 'static;
+}
+
+/// [`Layer::zero_bytes_are_zeroed`] for a layer of `T` parameters and a
+/// zero-sized activation `A` (`Dense` and the convolutions): all-zero bytes
+/// are zero parameters when `T` is `f32` or `f64`.
+pub(crate) fn zero_bytes_are_zeroed<T: 'static, A: crate::activation::Activation>() -> bool {
+    use core::any::TypeId;
+    let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
+    // A zero-sized activation has no bytes; making one proves that the
+    // type has a value at all.
+    let _ = A::default();
+    float && core::mem::size_of::<A>() == 0
 }

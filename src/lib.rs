@@ -2,9 +2,10 @@
 //!
 //! # The idea
 //!
-//! A network is written as a type: a tuple of layers, each a
-//! [`Dense<IN, OUT, Activation>`](Dense). The compiler checks that every
-//! layer's input width equals the previous layer's output width, that inputs
+//! A network is written as a type: a tuple of layers, such as
+//! [`Dense<IN, OUT, Activation>`](Dense) or the convolutions and pools of
+//! [`conv`]. The compiler checks that every layer's input shape equals the
+//! previous layer's output shape, that inputs
 //! and targets have the right widths, and then turns the forward and backward
 //! passes into straight-line code over fixed-size arrays. There are no shape
 //! checks at run time, because there are no shapes at run time, and the
@@ -36,7 +37,7 @@
 //! ```compile_fail
 //! use backprop::prelude::*;
 //! type Broken = (Dense<2, 3, Tanh>, Dense<4, 1, Sigmoid>);
-//! // error[E0277]: layer widths do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
+//! // error[E0277]: layer shapes do not match: a layer outputs `[f32; 3]` but the next layer takes `[f32; 4]`
 //! let net: Broken = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(0));
 //! ```
 //!
@@ -152,16 +153,17 @@
 //!
 //! | what | items |
 //! |---|---|
-//! | layers | **[`Dense<IN, OUT, A, T>`](Dense)** (`new`, `random_with`, `affine`) and its [`DenseTape`]; tuples of up to 12 models, nested freely ([`chain`]); `Box<M>` ([`boxed`]) |
+//! | layers | **[`Dense<IN, OUT, A, T>`](Dense)** (`new`, `random_with`, `affine`) and its [`DenseTape`]; the convolutional layers of [`conv`]: **[`Conv1d`]**, **[`Conv2d`]** (`new`, `random_with`), **[`MaxPool1d`]**, **[`AvgPool1d`]**, **[`MaxPool2d`]**, **[`AvgPool2d`]**, **[`GlobalAvgPool1d`]**, **[`GlobalAvgPool2d`]**, **[`Flatten1d`]**, **[`Flatten2d`]**, **[`Unflatten1d`]**, **[`Unflatten2d`]**, with [`conv::out_len`] and the tensor aliases [`conv::Sequence`], [`conv::Image`]; tuples of up to 12 models, nested freely ([`chain`]); `Box<M>` ([`boxed`]) |
 //! | making a model | **[`Model::init`]** (the one way to draw a fresh model); [`Params::zeroed`] (the all-zero value gradients start from); [`Dense::new`] for given weights |
 //! | running it | **[`Forward`]** (`forward`), **[`Backward`]** (`forward_tape`, `backward`, `backward_params`), **[`Infer`]** (`predict`, `predict_into`, `classify`, `accuracy`, `evaluate`) |
-//! | its parameters | **[`Params`]** (`PARAMS`, `zeroed`, `visit`, `for_each_tensor`, `fill_zero`, `scale`, `param`, `set_param`); **[`Architecture`]** and [`LayerInfo`] (the layers a type describes, its fingerprint); [`Model::BYTES`], [`Model::TAPE_BYTES`] |
+//! | its parameters | **[`Params`]** (`PARAMS`, `zeroed`, `visit`, `for_each_tensor`, `fill_zero`, `scale`, `param`, `set_param`); **[`Architecture`]**, [`LayerInfo`] and [`LayerKind`] (the layers a type describes, its fingerprint); [`Model::BYTES`], [`Model::TAPE_BYTES`] |
 //! | activations | [`activation`]: `Identity`, `ReLU`, `LeakyReLU`, `Sigmoid`, `Tanh`, `Softplus`, `Gelu`, `GeluErf`, `SiLU`, `Elu`, and the [`Activation`](activation::Activation) trait |
 //! | losses | [`loss`]: `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy`, `BceWithLogits`, `SoftmaxCrossEntropy`, the [`Loss`](loss::Loss) trait, `softmax`, `argmax`; every entry point takes the loss by reference |
 //! | optimizers | [`optim`]: `Sgd` (→ `SgdMomentum`), `Adam`, `AdamW`, `RmsProp`, each generic over the model it steps; the [`Optimizer`](optim::Optimizer) trait (`step`, `step_with_rate`) |
 //! | training | **[`Train`]** (`check_data`, `train_step`, `train_epoch`, `fit`, `fit_with`); [`train`]: `FitOptions`, `Schedule`, `EarlyStopping`, `Clip`, `EpochReport`, `History`, `StopReason`, `FitError`, `shuffle_together` |
 //! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`) and the measured rule `gemm_pays` |
 //! | weights in and out | [`weights`] (the crate's checksummed format) and [`safetensors`] (PyTorch's), both without an allocator |
+//! | int8 inference | [`quant`]: **[`Quantize`](quant::Quantize)** (`quantize`, `quantize_with`) turns a trained `f32` model into its int8 form ([`Quantized<M>`](quant::Quantized): [`QuantizedDense`](quant::QuantizedDense) layers), **[`Int8Model`](quant::Int8Model)** runs it in integers (`forward`, `classify_codes`) and at the float edges (`quantize_input`, `predict`, `classify`); `Calibration`, `Range`, `QuantParams`; the fixed-point arithmetic ([`quant::fixed`]) and the int8 weight file ([`quant::file`]) |
 //! | initialisation, checking | [`init`] (Glorot, He), [`gradcheck`] (finite differences) |
 //! | data | [`samples`]: rows of numbers and CSV lines into `[T; N]` samples, with errors that name the row |
 //! | random numbers | [`rand`]: the `rand` 0.10 the crate is built with (`Rng`, `SeedableRng`, `rngs::Xoshiro128PlusPlus`) |
@@ -219,6 +221,7 @@ pub mod boxed;
 pub mod calibration;
 pub mod chain;
 mod check;
+pub mod conv;
 mod dense;
 pub mod error;
 mod exec;
@@ -234,6 +237,7 @@ mod model;
 pub mod optim;
 mod params;
 mod passes;
+pub mod quant;
 pub mod safetensors;
 pub mod samples;
 mod simd;
@@ -241,12 +245,16 @@ mod step;
 pub mod train;
 pub mod weights;
 
+pub use conv::{
+    AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten1d, Flatten2d, GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d,
+    MaxPool2d, Unflatten1d, Unflatten2d,
+};
 pub use dense::{Dense, DenseTape};
 pub use error::Error;
 pub use infer::Infer;
 #[cfg(feature = "alloc")]
 pub use infer::PREDICT_BATCH;
-pub use model::{Architecture, LayerInfo, Model};
+pub use model::{Architecture, LayerInfo, LayerKind, Model};
 /// The scalar trait every layer is generic over (`f32`, `f64`), re-exported
 /// from `num-traits` for writing your own activations and losses.
 pub use num_traits::Float;
@@ -284,7 +292,12 @@ pub mod prelude {
     pub use crate::train::{Clip, EarlyStopping, EpochReport, Schedule, StopReason};
     #[cfg(feature = "alloc")]
     pub use crate::train::{FitOptions, History};
+    pub use crate::{avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d};
     pub use crate::{Architecture, Backward, Dense, Error, Float, Forward, Infer, Model, Params, Train};
+    pub use crate::{
+        AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten1d, Flatten2d, GlobalAvgPool1d, GlobalAvgPool2d,
+        MaxPool1d, MaxPool2d, Unflatten1d, Unflatten2d,
+    };
     pub use core::ops::ControlFlow;
     pub use rand::rngs::Xoshiro128PlusPlus;
     pub use rand::SeedableRng;

@@ -48,14 +48,33 @@
 //! | 8 | 2 | format version, `u16`: 1 |
 //! | 10 | 1 | scalar type: 1 = `f32` (IEEE 754 binary32), 2 = `f64` (binary64) |
 //! | 11 | 1 | reserved: 0 |
-//! | 12 | 4 | number of layers, `u32` ([`Architecture::LAYERS`]) |
+//! | 12 | 4 | number of layers of every kind, pools and reshapes included, `u32` ([`Architecture::LAYERS`]) |
 //! | 16 | 8 | architecture fingerprint, `u64` ([`Architecture::fingerprint`]) |
 //! | 24 | 8 | number of parameters `P`, `u64` ([`Params::PARAMS`](crate::Params::PARAMS)) |
-//! | 32 | `P · s` | the parameters, `s` = 4 or 8 bytes each, little-endian, in [`Params::visit`](crate::Params::visit) order: per layer, the weights row by row (`W[o][i]`, PyTorch's layout), then the bias |
+//! | 32 | `P · s` | the parameters, `s` = 4 or 8 bytes each, little-endian, in [`Params::visit`](crate::Params::visit) order: per layer with parameters, the weights flattened row-major in PyTorch's layout (`W[o][i]` for a `Dense`, `W[o][i][k]` for a `Conv1d`, `W[o][i][r][c]` for a `Conv2d`), then the bias |
 //! | 32 + `P · s` | 4 | CRC-32 of every byte before it, `u32` |
 //!
 //! The file is `36 + P · s` bytes. The checksum is the common CRC-32
 //! (ISO-HDLC: zlib, PNG, Ethernet; see [`crc32`]).
+//!
+//! The fingerprint covers every layer with every size its type spells
+//! (kernel, stride, padding, input size, channels, pool kind and window,
+//! reshapes), so a file written for a conv net differing in any of them is
+//! refused even where the parameter count is the same:
+//!
+//! ```
+//! use backprop::prelude::*;
+//! use backprop::weights;
+//!
+//! type Net = (Unflatten1d<16, 1, 16>, Conv1d<1, 2, 3, 1, 1, 16, 16, ReLU>, MaxPool1d<2, 2, 16, 8>);
+//! type Strided = (Unflatten1d<16, 1, 16>, Conv1d<1, 2, 3, 2, 1, 16, 8, ReLU>, Flatten1d<2, 8, 16>);
+//! let net: Net = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(1));
+//! let mut bytes = [0u8; weights::size::<Net>()];
+//! weights::write(&net, &mut bytes)?;
+//! assert_eq!(weights::read::<Net>(&bytes)?, net);
+//! assert!(matches!(weights::read::<Strided>(&bytes), Err(Error::ArchitectureMismatch { .. })));
+//! # Ok::<(), backprop::Error>(())
+//! ```
 //!
 //! # What a reader checks
 //!
@@ -428,15 +447,15 @@ pub(crate) fn non_finite_at<M: Architecture>(k: usize) -> Error {
 fn locate<M: Architecture>(k: usize) -> (usize, &'static str, usize) {
     let (mut layer, mut offset, mut found) = (0, 0, None);
     M::for_each_layer(&mut |info| {
-        let weights = info.inputs * info.outputs;
+        let (weights, biases) = (info.weights(), info.biases());
         if found.is_none() {
             if k < offset + weights {
                 found = Some((layer, "weight", k - offset));
-            } else if k < offset + weights + info.outputs {
+            } else if k < offset + weights + biases {
                 found = Some((layer, "bias", k - offset - weights));
             }
         }
-        offset += weights + info.outputs;
+        offset += weights + biases;
         layer += 1;
     });
     found.unwrap_or((layer, "weight", k))

@@ -11,54 +11,12 @@
 //! of 1e-12 for values near zero: `|ours - torch| ≤ 1e-9 · |torch| + 1e-12`.
 
 use backprop::prelude::*;
-use std::collections::HashMap;
 
-const RELATIVE: f64 = 1e-9;
-const ABSOLUTE: f64 = 1e-12;
-
-/// One case of the fixture file: its records by key.
-struct Case {
-    name: &'static str,
-    records: HashMap<&'static str, Vec<f64>>,
-}
-
-impl Case {
-    fn get(&self, key: &str) -> &[f64] {
-        self.records.get(key).unwrap_or_else(|| panic!("{}: no `{key}` record", self.name))
-    }
-}
+mod parity;
+use parity::{assert_close, flat_params, Case};
 
 fn fixture(name: &'static str) -> Case {
-    let text: &'static str = include_str!("fixtures/pytorch_parity.txt");
-    let mut lines = text.lines().skip_while(|l| *l != format!("case {name}")).skip(1);
-    let mut records = HashMap::new();
-    for line in lines.by_ref().take_while(|l| *l != "end") {
-        let mut fields = line.split(' ');
-        let key = fields.next().unwrap();
-        let values =
-            fields.map(|v| v.parse::<f64>().unwrap_or_else(|e| panic!("{name}/{key}: {v}: {e}"))).collect();
-        records.insert(key, values);
-    }
-    assert!(!records.is_empty(), "no case `{name}` in the fixture file");
-    Case { name, records }
-}
-
-fn assert_close(what: &str, got: &[f64], want: &[f64]) {
-    assert_eq!(got.len(), want.len(), "{what}: {} values, PyTorch has {}", got.len(), want.len());
-    for (k, (&g, &w)) in got.iter().zip(want).enumerate() {
-        let error = (g - w).abs();
-        assert!(
-            error <= RELATIVE * w.abs() + ABSOLUTE,
-            "{what}[{k}]: ours {g:e}, PyTorch {w:e}, difference {error:e} ({:e} relative)",
-            error / w.abs()
-        );
-    }
-}
-
-fn flat_params<M: Params<Scalar = f64>>(model: &M) -> Vec<f64> {
-    let mut all = Vec::new();
-    model.for_each_tensor(|p| all.extend_from_slice(p));
-    all
+    parity::fixture(include_str!("fixtures/pytorch_parity.txt"), name)
 }
 
 /// Runs one case: `targets` turns the fixture's `y` record into typed targets.

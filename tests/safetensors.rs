@@ -152,24 +152,28 @@ fn wrong_name_lists_are_errors() {
 
 #[test]
 fn name_counts_say_what_was_counted() {
-    // Names::Layers counts layers (one name each), Names::Tensors tensors
-    // (two per layer), each with its singular and plural.
+    // Names::Layers counts layers with parameters (one name each),
+    // Names::Tensors tensors (two per such layer), each with its singular
+    // and plural. (Conv nets, whose pools take no names: tests/conv_files.rs.)
     type Two = (Dense<2, 3, Tanh>, Dense<3, 1, Identity>);
     let count = |names| safetensors::size::<Two>(names).unwrap_err().to_string();
     assert_eq!(
         count(Names::Layers(&["fc1"])),
-        "Names::Layers: 1 layer name was given but the model has 2 layers"
+        "Names::Layers: 1 layer name was given but the model has 2 layers with parameters (Dense, Conv1d, Conv2d)"
     );
     assert_eq!(
         count(Names::Layers(&["a", "b", "c"])),
-        "Names::Layers: 3 layer names were given but the model has 2 layers"
+        "Names::Layers: 3 layer names were given but the model has 2 layers with parameters (Dense, Conv1d, Conv2d)"
     );
     assert_eq!(
         count(Names::Tensors(&["w"])),
-        "Names::Tensors: 1 tensor name was given but the model has 4 tensors (a weight and a bias per layer)"
+        "Names::Tensors: 1 tensor name was given but the model has 4 tensors (a weight and a bias per layer with parameters)"
     );
     let error = safetensors::size::<Tiny>(Names::Layers(&["a", "b"])).unwrap_err();
-    assert_eq!(error.to_string(), "Names::Layers: 2 layer names were given but the model has 1 layer");
+    assert_eq!(
+        error.to_string(),
+        "Names::Layers: 2 layer names were given but the model has 1 layer with parameters (Dense, Conv1d, Conv2d)"
+    );
 }
 
 #[test]
@@ -517,7 +521,22 @@ fn wrong_dtype_or_shape() {
             found: Shape::new(&[2, 1]),
         }
     );
-    assert_eq!(error.to_string(), "tensor `0.weight` has shape [2, 1] but the layer needs [1, 2]");
+    assert_eq!(
+        error.to_string(),
+        "tensor `0.weight` has shape [2, 1] but the layer needs [1, 2] (a Dense weight, PyTorch's nn.Linear: outputs, inputs)"
+    );
+    let bias = r#"{"0.weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]},"0.bias":{"dtype":"F32","shape":[1,1],"data_offsets":[8,12]}}"#;
+    assert_eq!(
+        read_tiny(bias, &tiny_data()).unwrap_err().to_string(),
+        "tensor `0.bias` has shape [1, 1] but the layer needs [1] (a bias: one per output or output channel)"
+    );
+    // Shapes of rank 5 and more keep their first four dimensions.
+    let error = with(r#"{"dtype":"F32","shape":[1,2,1,1,1],"data_offsets":[0,8]}"#).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "tensor `0.weight` has shape [1, 2, 1, 1, …] (rank 5) but the layer needs [1, 2] \
+         (a Dense weight, PyTorch's nn.Linear: outputs, inputs)"
+    );
     assert!(matches!(
         with(r#"{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#),
         Err(Error::ShapeMismatch { .. })

@@ -135,7 +135,10 @@ fn fingerprints_follow_the_canonical_description() {
     let mut layers = Vec::new();
     Nested::for_each_layer(&mut |l| layers.push(l));
     assert_eq!(Nested::LAYERS, 3);
-    assert_eq!(layers[1], backprop::LayerInfo { inputs: 3, outputs: 3, activation: "ReLU" });
+    assert_eq!(
+        layers[1],
+        backprop::LayerInfo { kind: backprop::LayerKind::Dense, inputs: 3, outputs: 3, activation: "ReLU" }
+    );
     assert_eq!(layers[2].to_string(), "Dense<3, 1, Sigmoid>");
 }
 
@@ -415,9 +418,10 @@ fn readers_and_writers_do_not_allocate() {
 #[test]
 fn errors_stay_small() {
     // `Error` is returned by value everywhere (and is `Copy`): names and
-    // shapes in it are bounded so that it stays within clippy's
-    // `result_large_err` limit for the crate's users.
-    assert!(std::mem::size_of::<Error>() <= 128, "{} bytes", std::mem::size_of::<Error>());
+    // shapes in it are bounded so that it stays under clippy's
+    // `result_large_err` limit for the crate's users (which warns from 128
+    // bytes on). 112 bytes today.
+    assert!(std::mem::size_of::<Error>() < 128, "{} bytes", std::mem::size_of::<Error>());
     fn copy<T: Copy>() {}
     copy::<Error>();
 }

@@ -46,6 +46,8 @@ pub const COLORS: [RGBColor; 7] = [
     RGBColor(0, 0, 0),       // black
 ];
 
+pub use plotters::style::RGBColor;
+
 /// A light grey, for what stays in the background.
 pub const GREY: RGBColor = RGBColor(190, 190, 190);
 
@@ -484,4 +486,61 @@ fn crc32<'a>(bytes: impl Iterator<Item = &'a u8>) -> u32 {
         }
     }
     !crc
+}
+
+/// Small images drawn cell by cell: a filter, a feature map or a digit as
+/// a block of coloured squares, with captions. Everything is placed in the
+/// area's pixels, top left `(0, 0)`.
+pub mod cells {
+    use super::{Area, Drawn, COLORS};
+    use plotters::prelude::*;
+
+    /// Black, for ink.
+    pub const BLACK: RGBColor = RGBColor(0, 0, 0);
+
+    /// A white-to-colour ramp for values in `0..=scale` (clamped): white at 0,
+    /// `color` at `scale`.
+    pub fn ramp(color: RGBColor, value: f32, scale: f32) -> RGBColor {
+        let t = f64::from((value / scale.max(f32::MIN_POSITIVE)).clamp(0.0, 1.0));
+        let mix = |c: u8| (255.0 - t * (255.0 - f64::from(c))).round() as u8;
+        RGBColor(mix(color.0), mix(color.1), mix(color.2))
+    }
+
+    /// A diverging map for values in `-scale..=scale`: blue for negative,
+    /// white for 0, vermilion for positive (the Okabe–Ito colours).
+    pub fn diverging(value: f32, scale: f32) -> RGBColor {
+        if value < 0.0 {
+            ramp(COLORS[0], -value, scale)
+        } else {
+            ramp(COLORS[5], value, scale)
+        }
+    }
+
+    /// Draws `values` (`rows × columns`, row by row) as squares of `cell`
+    /// pixels with its top left corner at `(x, y)`, each coloured by `color`,
+    /// inside a thin grey frame.
+    pub fn draw(
+        area: &Area,
+        (x, y): (i32, i32),
+        cell: i32,
+        columns: usize,
+        values: &[f32],
+        color: impl Fn(f32) -> RGBColor,
+    ) -> Drawn {
+        for (k, &v) in values.iter().enumerate() {
+            let (r, c) = ((k / columns) as i32, (k % columns) as i32);
+            let corner = (x + c * cell, y + r * cell);
+            area.draw(&Rectangle::new([corner, (corner.0 + cell, corner.1 + cell)], color(v).filled()))?;
+        }
+        let rows = values.len().div_ceil(columns) as i32;
+        let frame = [(x - 1, y - 1), (x + columns as i32 * cell, y + rows * cell)];
+        area.draw(&Rectangle::new(frame, RGBColor(160, 160, 160).stroke_width(1)))?;
+        Ok(())
+    }
+
+    /// Writes `text` with its top left corner at `(x, y)`, in `size` points.
+    pub fn caption(area: &Area, text: &str, (x, y): (i32, i32), size: u32) -> Drawn {
+        area.draw(&Text::new(text.to_string(), (x, y), ("sans-serif", size).into_font().color(&BLACK)))?;
+        Ok(())
+    }
 }

@@ -238,18 +238,13 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Layer for Dense
     where
         T: 'static,
     {
-        use core::any::TypeId;
-        let float = TypeId::of::<T>() == TypeId::of::<f32>() || TypeId::of::<T>() == TypeId::of::<f64>();
-        // A zero-sized activation has no bytes; making one proves that the
-        // type has a value at all.
-        let _ = A::default();
-        float && core::mem::size_of::<A>() == 0
+        crate::layer::zero_bytes_are_zeroed::<T, A>()
     }
 
     const LAYER_COUNT: usize = 1;
 
     fn describe<F: FnMut(LayerInfo)>(f: &mut F) {
-        f(LayerInfo { inputs: IN, outputs: OUT, activation: A::NAME });
+        f(LayerInfo::dense(IN, OUT, A::NAME));
     }
 
     #[cfg(feature = "alloc")]

@@ -50,6 +50,35 @@ impl fmt::Display for Error {
                      that update; try a smaller learning rate or gradient clipping"
                 ),
             },
+            Error::CollapsedRange { tensor, min, max } => {
+                match tensor {
+                    0 => write!(f, "the calibration range of the model's input")?,
+                    k => write!(f, "the calibration range of layer {}'s output", k - 1)?,
+                }
+                write!(
+                    f,
+                    " is [{min}, {max}]: widened to contain 0 it has no width (or is not finite), so it has \
+                     no int8 scale; calibrate with samples that make this tensor vary"
+                )
+            }
+            Error::MultiplierOutOfRange { layer, channel, multiplier } => write!(
+                f,
+                "layer {layer}, output channel {channel}: the requantization multiplier s_in·s_w/s_out is \
+                 {multiplier}, 2^30 or more, which no int32 multiplier and shift can encode; the output's \
+                 calibration range is far too narrow for its inputs and weights"
+            ),
+            Error::BiasOutOfRange { layer, channel, bias } => write!(
+                f,
+                "layer {layer}, output channel {channel}: the bias {bias} is so large against the row's \
+                 weights that the int32 accumulator would overflow for some inputs (the row's weights \
+                 are tiny next to its bias); no int8 layer computes it"
+            ),
+            Error::InvalidQuantized { layer, field, index, value } => write!(
+                f,
+                "layer {layer}: {field} {index} is {value} in the file, a value no int8 model holds \
+                 (weights -127..=127, zero points -128..=127, positive finite scales, multipliers \
+                 in [2^30, 2^31) with shifts -31..=30)"
+            ),
             Error::NonFiniteOutput { data, sample, index, value } => write!(
                 f,
                 "sample {sample} of the {data}: the model's output {index} is {value} (a NaN in its \
@@ -172,7 +201,15 @@ impl fmt::Display for Error {
                 "tensor `{name}` has dtype {dtype}; the model's tensors can be read from F16, BF16, F32 or F64"
             ),
             Error::ShapeMismatch { name, expected, found } => {
-                write!(f, "tensor `{name}` has shape {found} but the layer needs {expected}")
+                // Each kind of layer with parameters has weights of its own
+                // rank, so the expected shape tells which kind it is.
+                let layer = match expected.rank() {
+                    4 => "a Conv2d weight: out channels, in channels, kernel height, kernel width",
+                    3 => "a Conv1d weight: out channels, in channels, kernel",
+                    2 => "a Dense weight, PyTorch's nn.Linear: outputs, inputs",
+                    _ => "a bias: one per output or output channel",
+                };
+                write!(f, "tensor `{name}` has shape {found} but the layer needs {expected} ({layer})")
             }
             Error::InvalidOffsets { name, begin, end, reason } => {
                 write!(f, "tensor `{name}` has data_offsets [{begin}, {end}]: {reason}")
@@ -184,9 +221,9 @@ impl fmt::Display for Error {
             ),
             Error::NameCount { naming, expected, found } => {
                 let (names, things, note) = if naming == "Names::Layers" {
-                    ("layer names", "layers", "")
+                    ("layer names", "layers", " with parameters (Dense, Conv1d, Conv2d)")
                 } else {
-                    ("tensor names", "tensors", " (a weight and a bias per layer)")
+                    ("tensor names", "tensors", " (a weight and a bias per layer with parameters)")
                 };
                 write!(
                     f,

@@ -192,6 +192,62 @@ pub enum Error {
         rate: f64,
     },
 
+    // int8 models (`quant`).
+    /// A calibration range has no width (every value observed was the
+    /// same: 0 after the range is widened to contain 0), is not finite, or
+    /// is so narrow that its int8 scale underflows: the tensor has no int8
+    /// encoding.
+    CollapsedRange {
+        /// The tensor: 0 for the model's input, `k + 1` for layer `k`'s
+        /// output (layers from 0, counting inside nested tuples).
+        tensor: usize,
+        /// The range's minimum.
+        min: f64,
+        /// The range's maximum.
+        max: f64,
+    },
+    /// A layer's requantization multiplier `s_in · s_w / s_out` is `2³⁰` or
+    /// more: its output range is more than a billion times narrower than
+    /// its input and weights call for.
+    MultiplierOutOfRange {
+        /// The layer (from 0).
+        layer: usize,
+        /// The output channel.
+        channel: usize,
+        /// The multiplier.
+        multiplier: f64,
+    },
+    /// A layer's bias is so large in units of `s_in · s_w` (the input's
+    /// scale times the row's weight scale) that its int32 accumulator would
+    /// wrap for some input: typically a row of tiny weights with a bias far
+    /// from 0.
+    BiasOutOfRange {
+        /// The layer (from 0).
+        layer: usize,
+        /// The output channel.
+        channel: usize,
+        /// The float bias.
+        bias: f64,
+    },
+    /// A value in an int8 weight file is outside what an int8 model holds (a
+    /// weight code of −128, a zero point outside `-128..=127`, a scale that
+    /// is not a positive finite number, a multiplier or shift out of range).
+    InvalidQuantized {
+        /// The layer (from 0; the model input's parameters are layer 0's
+        /// `"input scale"` and `"input zero point"`).
+        layer: usize,
+        /// The field: `"weight"`, `"bias"` (one whose accumulator could
+        /// overflow), `"weight scale"`, `"multiplier"`,
+        /// `"shift"`, `"input scale"`, `"input zero point"`, `"output
+        /// scale"`, `"output zero point"`.
+        field: &'static str,
+        /// The position within the field (`o · IN + i` for weights, the
+        /// output channel for per-channel values, 0 otherwise).
+        index: usize,
+        /// The value in the file (a scale's IEEE 754 bits).
+        value: i64,
+    },
+
     // Weight files: both formats.
     /// A buffer given to a weight writer is too small for the file.
     BufferTooSmall {
@@ -214,13 +270,16 @@ pub enum Error {
     /// scalar type). Weight files with such values are refused when read and
     /// when written.
     NonFiniteWeight {
-        /// The layer (from 0, in forward order, counting inside nested
-        /// tuples).
+        /// The layer (from 0, in forward order, counting every layer that
+        /// [`Architecture::for_each_layer`](crate::Architecture::for_each_layer)
+        /// reports, pools and reshapes included, inside nested tuples too).
         layer: usize,
         /// `"weight"` or `"bias"`.
         tensor: &'static str,
-        /// The position of the value in the tensor, flattened row-major
-        /// (`o * IN + i` for the weight from input `i` to output `o`).
+        /// The position of the value in the tensor, flattened row-major in
+        /// PyTorch's layout (`o * IN + i` for a `Dense` weight from input `i`
+        /// to output `o`; `((o * CI + i) * K + r) * K + c` for a `Conv2d`
+        /// weight).
         index: usize,
     },
 
@@ -362,7 +421,9 @@ pub enum Error {
         /// The dtype in the file.
         dtype: TensorName,
     },
-    /// A tensor's shape differs from the layer's.
+    /// A tensor's shape differs from the layer's (PyTorch's layout: a
+    /// `Dense` weight `[out, in]`, a `Conv1d` weight `[out, in, k]`, a
+    /// `Conv2d` weight `[out, in, k, k]`, a bias `[out]`).
     ShapeMismatch {
         /// The tensor's name.
         name: TensorName,
@@ -391,14 +452,15 @@ pub enum Error {
         data_len: u64,
     },
     /// The wrong number of explicit names was given: layer names for
-    /// [`Names::Layers`](crate::safetensors::Names::Layers) (one per layer),
-    /// tensor names for [`Names::Tensors`](crate::safetensors::Names::Tensors)
-    /// (two per layer).
+    /// [`Names::Layers`](crate::safetensors::Names::Layers) (one per layer
+    /// with parameters), tensor names for
+    /// [`Names::Tensors`](crate::safetensors::Names::Tensors) (two per layer
+    /// with parameters). Pools and reshapes take no names.
     NameCount {
         /// Which naming: `"Names::Layers"` or `"Names::Tensors"`.
         naming: &'static str,
-        /// The number the model needs: its layers for `Names::Layers`, its
-        /// tensors (twice its layers) for `Names::Tensors`.
+        /// The number the model needs: its layers with parameters for
+        /// `Names::Layers`, its tensors (twice that) for `Names::Tensors`.
         expected: usize,
         /// The number given.
         found: usize,

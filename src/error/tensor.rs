@@ -100,21 +100,39 @@ impl fmt::Debug for TensorName {
     }
 }
 
-/// A tensor shape from a safetensors header: its rank and its first three
-/// dimensions (small enough to keep in an [`Error`](super::Error)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A tensor shape from a safetensors header: its rank and its first four
+/// dimensions, enough for every tensor a model has (a `Conv2d` weight is
+/// `[out, in, k, k]`) and small enough to keep in an
+/// [`Error`](super::Error).
+///
+/// Two shapes are equal when their ranks and kept dimensions are; a shape of
+/// rank 5 or more never equals one of a model's.
+///
+/// ```
+/// use backprop::safetensors::Shape;
+///
+/// let weight = Shape::new(&[8, 1, 3, 3]);
+/// assert!(weight.dims().eq([8, 1, 3, 3]));
+/// assert_ne!(weight, Shape::new(&[8, 1, 3, 5]));
+/// assert_eq!(Shape::new(&[1, 2, 3, 4, 5]).to_string(), "[1, 2, 3, 4, …] (rank 5)");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
-    dims: [u64; Shape::MAX_KEPT],
+    /// The dimensions as little-endian bytes: byte arrays need no alignment,
+    /// so a shape takes 33 bytes, not 40, and an `Error` holding two of them
+    /// and a [`TensorName`] stays under 128 bytes (clippy's
+    /// `result_large_err` limit).
+    dims: [[u8; 8]; Shape::MAX_KEPT],
     rank: u8,
 }
 
 impl Shape {
     /// How many dimensions are kept.
-    pub const MAX_KEPT: usize = 3;
+    pub const MAX_KEPT: usize = 4;
 
-    /// A shape with these dimensions (the first three kept).
+    /// A shape with these dimensions (the first four kept).
     pub fn new(dims: &[u64]) -> Self {
-        let mut shape = Shape { dims: [0; Self::MAX_KEPT], rank: 0 };
+        let mut shape = Shape { dims: [[0; 8]; Self::MAX_KEPT], rank: 0 };
         for &d in dims {
             shape.push(d);
         }
@@ -123,7 +141,7 @@ impl Shape {
 
     pub(crate) fn push(&mut self, dim: u64) {
         if let Some(slot) = self.dims.get_mut(usize::from(self.rank)) {
-            *slot = dim;
+            *slot = dim.to_le_bytes();
         }
         self.rank = self.rank.saturating_add(1);
     }
@@ -133,16 +151,16 @@ impl Shape {
         usize::from(self.rank)
     }
 
-    /// The dimensions (the first three, if there are more).
-    pub fn dims(&self) -> &[u64] {
-        &self.dims[..self.rank().min(Self::MAX_KEPT)]
+    /// The dimensions (the first four, if there are more).
+    pub fn dims(&self) -> impl ExactSizeIterator<Item = u64> + Clone + '_ {
+        self.dims[..self.rank().min(Self::MAX_KEPT)].iter().map(|&d| u64::from_le_bytes(d))
     }
 }
 
 impl fmt::Display for Shape {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
-        for (k, d) in self.dims().iter().enumerate() {
+        for (k, d) in self.dims().enumerate() {
             if k > 0 {
                 f.write_str(", ")?;
             }
@@ -153,5 +171,11 @@ impl fmt::Display for Shape {
         } else {
             f.write_str("]")
         }
+    }
+}
+
+impl fmt::Debug for Shape {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Shape({self})")
     }
 }

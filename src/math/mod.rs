@@ -13,6 +13,7 @@
 //! user names.
 
 mod fast_f32;
+pub(crate) mod fixed;
 
 use fast_f32::{exp_f32, exp_m1_f32, sigmoid_f32, tanh_f32};
 use num_traits::Float;

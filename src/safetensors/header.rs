@@ -60,12 +60,12 @@ where
     let mut offset = 0u64;
     let mut result = Ok(());
     for_each_expected::<M>(names, |_, e| {
-        let end = offset + e.shape.dims().iter().product::<u64>() * size;
+        let end = offset + e.shape.dims().product::<u64>() * size;
         result = result.and_then(|()| {
             out.write_str(",\"")?;
             write!(JsonEscape(out), "{}", e.name)?;
             write!(out, "\":{{\"dtype\":\"{dtype}\",\"shape\":[")?;
-            for (k, d) in e.shape.dims().iter().enumerate() {
+            for (k, d) in e.shape.dims().enumerate() {
                 write!(out, "{}{d}", if k > 0 { "," } else { "" })?;
             }
             write!(out, "],\"data_offsets\":[{offset},{end}]}}")

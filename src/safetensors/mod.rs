@@ -1,10 +1,12 @@
 //! safetensors, PyTorch's weight format: read and write, without an
 //! allocator.
 //!
-//! A network trained in PyTorch as an `nn.Sequential` of `nn.Linear` layers
-//! and activations, saved with `safetensors.torch.save_file(model.state_dict(), path)`,
+//! A network trained in PyTorch as an `nn.Sequential` of `nn.Linear`,
+//! `nn.Conv1d` and `nn.Conv2d` layers, activations, pools and reshapes,
+//! saved with `safetensors.torch.save_file(model.state_dict(), path)`,
 //! loads into the backprop model of the same architecture, and a model
-//! written here loads in PyTorch with `safetensors.torch.load_file`.
+//! written here loads in PyTorch with `safetensors.torch.load_file` and
+//! `load_state_dict`.
 //!
 //! ```
 //! use backprop::prelude::*;
@@ -37,25 +39,57 @@
 //! # Names
 //!
 //! [`Names::Sequential`], the default, is the `state_dict` naming of a
-//! PyTorch `nn.Sequential` that holds, for each `Dense` layer in order, an
-//! `nn.Linear` followed by its activation module. Every module takes an
-//! index, activations included, so layer `k`'s tensors are `{i}.weight` and
+//! PyTorch `nn.Sequential` that holds the model's layers in order, each as
+//! one module, and after each `Dense` or convolution its activation module.
+//! Every module takes an index, so a layer's tensors are `{i}.weight` and
 //! `{i}.bias` where `i` counts the modules before it:
 //!
-//! * a layer with activation [`Identity`](crate::activation::Identity) is a
-//!   bare `nn.Linear` (one module: PyTorch needs no `nn.Identity()`), so the
-//!   next layer's index is `i + 1`;
-//! * any other activation is one more module (`nn.Tanh()`,
-//!   `nn.GELU(approximate="tanh")`, ...), so the next index is `i + 2`.
+//! | backprop layer | PyTorch module(s) | modules | tensors |
+//! |---|---|---|---|
+//! | `Dense<IN, OUT, A>` | `nn.Linear(IN, OUT)`, then the activation | 1, 2 with an activation | `weight [OUT, IN]`, `bias [OUT]` |
+//! | `Conv1d<CI, CO, K, S, P, .., A>` | `nn.Conv1d(CI, CO, K, stride=S, padding=P)`, then the activation | 1, 2 with an activation | `weight [CO, CI, K]`, `bias [CO]` |
+//! | `Conv2d<CI, CO, K, S, P, .., A>` | `nn.Conv2d(CI, CO, K, stride=S, padding=P)`, then the activation | 1, 2 with an activation | `weight [CO, CI, K, K]`, `bias [CO]` |
+//! | `MaxPool1d`, `AvgPool1d`, `MaxPool2d`, `AvgPool2d` (kernel `K`) | `nn.MaxPool1d(K)`, ... | 1 | none |
+//! | `GlobalAvgPool1d`, `GlobalAvgPool2d` | `nn.AdaptiveAvgPool1d(1)`, `nn.AdaptiveAvgPool2d(1)` | 1 | none |
+//! | `Flatten1d`, `Flatten2d` | `nn.Flatten()` | 1 | none |
+//! | `Unflatten1d<N, C, L>`, `Unflatten2d<N, C, H, W>` | `nn.Unflatten(1, (C, L))`, `nn.Unflatten(1, (C, H, W))` | 1 | none |
+//!
+//! An activation takes an index unless it is
+//! [`Identity`](crate::activation::Identity): a layer with it is a bare
+//! `nn.Linear` or `nn.Conv2d` (PyTorch needs no `nn.Identity()`). Any other
+//! is one more module (`nn.Tanh()`, `nn.GELU(approximate="tanh")`, ...).
 //!
 //! So `(Dense<4, 16, Tanh>, Dense<16, 8, ReLU>, Dense<8, 3, Identity>)` is
 //! `nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 3))`
 //! with tensors `0.weight`, `0.bias`, `2.weight`, `2.bias`, `4.weight`,
-//! `4.bias`. Nested tuples are flattened: `((A, B), C)` is named like
-//! `(A, B, C)`. For any other module structure (an `nn.Identity()` that is
-//! really there, nested `nn.Sequential`s, named attributes such as `fc1`),
-//! give the names: [`Names::Layers`] with one prefix per layer (`fc1` gives
-//! `fc1.weight`, `fc1.bias`), or [`Names::Tensors`] with every name.
+//! `4.bias`; and the conv net
+//!
+//! ```text
+//! (Unflatten2d<784, 1, 28, 28>,                      0  nn.Unflatten(1, (1, 28, 28))
+//!  Conv2d<1, 8, 3, 1, 1, 28, 28, 28, 28, ReLU>,      1  nn.Conv2d(1, 8, 3, padding=1)   1.weight [8, 1, 3, 3], 1.bias [8]
+//!                                                    2  nn.ReLU()
+//!  MaxPool2d<8, 2, 28, 28, 14, 14>,                  3  nn.MaxPool2d(2)
+//!  Conv2d<8, 16, 3, 1, 1, 14, 14, 14, 14, ReLU>,     4  nn.Conv2d(8, 16, 3, padding=1)  4.weight [16, 8, 3, 3], 4.bias [16]
+//!                                                    5  nn.ReLU()
+//!  MaxPool2d<16, 2, 14, 14, 7, 7>,                   6  nn.MaxPool2d(2)
+//!  Flatten2d<16, 7, 7, 784>,                         7  nn.Flatten()
+//!  Dense<784, 10, Identity>)                         8  nn.Linear(784, 10)              8.weight [10, 784], 8.bias [10]
+//! ```
+//!
+//! Nested tuples are flattened: `((A, B), C)` is named like `(A, B, C)`.
+//! For any other module structure (an `nn.Identity()` that is really there,
+//! nested `nn.Sequential`s, named attributes such as `conv1`, pools done in
+//! `forward` with `F.max_pool2d`), give the names of the layers with
+//! parameters: [`Names::Layers`] with one prefix per such layer (`conv1`
+//! gives `conv1.weight`, `conv1.bias`), or [`Names::Tensors`] with every
+//! name. Layers without parameters take no name there.
+//!
+//! A safetensors file holds tensors, not the architecture: a model that
+//! differs from the file's only in a stride, a padding, the input size or
+//! a pool that keeps the module count (a `MaxPool2d` for an `AvgPool2d`)
+//! reads the same tensors, and computes something else. backprop's own
+//! format ([`weights`](crate::weights)) refuses such a file: its
+//! fingerprint covers every layer.
 //!
 //! # What a reader checks
 //!
@@ -75,7 +109,8 @@
 //! long, and no two tensors overlap ([`Error::InvalidOffsets`]); the tensors
 //! cover the whole data section ([`Error::DataNotCovered`]); every tensor of
 //! the model is there ([`Error::MissingTensor`]) with the layer's shape
-//! ([`Error::ShapeMismatch`]), and the file holds nothing else
+//! ([`Error::ShapeMismatch`], which says the shape the layer needs and
+//! which kind of tensor it is), and the file holds nothing else
 //! ([`Error::UnexpectedTensor`], as PyTorch's `load_state_dict(strict=True)`);
 //! and every value, converted to the model's scalar type, is finite
 //! ([`Error::NonFiniteWeight`]). The model is changed only after all of this
@@ -110,7 +145,7 @@ use crate::weights::{check_finite, Storable};
 use dtype::{dtype_info, Dtype};
 use header::{padded_header_len, write_header, Out};
 use json::{for_each_entry, Entries, Entry, JsonStr};
-use names::{expected, for_each_expected, ExpectedName};
+use names::{expected, for_each_expected, tensors, ExpectedName};
 use num_traits::Float;
 pub use skipped::{NameInFile, Skipped, SkippedNames};
 
@@ -403,7 +438,7 @@ where
 
     // Then each of the model's tensors: present once, of a dtype we read, of
     // the layer's shape, overlapping no other tensor, finite.
-    for t in 0..2 * M::LAYERS {
+    for t in 0..tensors::<M>() {
         let Some(expected) = expected::<M>(names, t) else { break };
         let Some(entry) = find(header, expected.name) else {
             return Err(Error::MissingTensor {

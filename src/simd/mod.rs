@@ -40,6 +40,7 @@
 //! compute the same bits: the AVX2 build only has wider registers to hold
 //! the same lanes (FMA is not enabled); `src/dense/tests.rs` checks that.
 
+use crate::math::fixed::multiply_by_quantized_multiplier;
 use num_traits::Float;
 
 /// The number of partial sums in every dot product.
@@ -193,7 +194,8 @@ pub(crate) fn outer_and_transposed<
 /// and on x86 CPUs that have it, a token that proves AVX2 support (which only
 /// this module can make). Kernels take the instruction set as a value; the
 /// operations that have a hand-written version for it
-/// ([`affine`](Isa::affine)) go through it.
+/// ([`affine`](Isa::affine), [`int8_affine`](Isa::int8_affine),
+/// [`requantize`](Isa::requantize)) go through it.
 ///
 /// Sealed: the execution seam ([`Layer`](crate::exec::Layer)) takes it in
 /// every per-sample method, and only this module makes instruction sets.
@@ -205,6 +207,106 @@ pub trait Isa: Copy + sealed::Sealed {
         bias: &[T; OUT],
         x: &[T; IN],
     ) -> [T; OUT];
+
+    /// `acc = b + W x` for int8 codes in 32-bit integers (exact: any order
+    /// gives the same sums), with the weights also given widened to 16 bits
+    /// where the instruction set multiplies 16-bit pairs ([`Wide`]).
+    fn int8_affine<const IN: usize, const OUT: usize>(
+        self,
+        weights: &[[i8; IN]; OUT],
+        wide: &Wide<IN, OUT>,
+        bias: &[i32; OUT],
+        x: &[i8; IN],
+    ) -> [i32; OUT];
+
+    /// The int8 outputs of int32 accumulators: `y_o = clamp(zero_point +
+    /// MultiplyByQuantizedMultiplier(acc_o, multipliers_o, shifts_o), lo,
+    /// hi)`, as the portable [`requantize`](self::requantize) computes it.
+    fn requantize<const OUT: usize>(
+        self,
+        acc: &[i32; OUT],
+        multipliers: &[i32; OUT],
+        shifts: &[i32; OUT],
+        zero_point: i32,
+        clamp: (i8, i8),
+    ) -> [i8; OUT];
+}
+
+/// One int8 output of an int32 accumulator (see [`Isa::requantize`]).
+#[inline(always)]
+pub(crate) fn requantize_one(
+    acc: i32,
+    multiplier: i32,
+    shift: i32,
+    zero_point: i32,
+    (lo, hi): (i8, i8),
+) -> i8 {
+    let v = multiply_by_quantized_multiplier(acc, multiplier, shift);
+    v.saturating_add(zero_point).clamp(i32::from(lo), i32::from(hi)) as i8
+}
+
+/// [`Isa::requantize`], one output at a time.
+#[inline(always)]
+pub(crate) fn requantize<const OUT: usize>(
+    acc: &[i32; OUT],
+    multipliers: &[i32; OUT],
+    shifts: &[i32; OUT],
+    zero_point: i32,
+    clamp: (i8, i8),
+) -> [i8; OUT] {
+    core::array::from_fn(|o| requantize_one(acc[o], multipliers[o], shifts[o], zero_point, clamp))
+}
+
+/// `Σ_i w_i x_i` of int8 codes in 32 bits (the products fit in 16 bits;
+/// integer sums in any order are the same, so the compiler vectorises it).
+#[inline(always)]
+pub(crate) fn dot_i8<const IN: usize>(w: &[i8; IN], x: &[i8; IN]) -> i32 {
+    let mut sum = 0i32;
+    for (&w, &x) in w.iter().zip(x) {
+        sum = sum.wrapping_add(i32::from(i16::from(w) * i16::from(x)));
+    }
+    sum
+}
+
+/// `acc = b + W x` for int8 codes, row by row.
+#[inline(always)]
+pub(crate) fn int8_affine<const IN: usize, const OUT: usize>(
+    weights: &[[i8; IN]; OUT],
+    bias: &[i32; OUT],
+    x: &[i8; IN],
+) -> [i32; OUT] {
+    let mut acc = *bias;
+    for (acc, row) in acc.iter_mut().zip(weights) {
+        *acc = acc.wrapping_add(dot_i8(row, x));
+    }
+    acc
+}
+
+/// An int8 layer's weights widened to `i16`, for the AVX2 kernel, which
+/// multiplies and adds 16-bit pairs straight from memory
+/// (`vpmaddwd`); empty where no instruction set uses it (every target but
+/// x86 with `std`, microcontrollers among them).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Wide<const IN: usize, const OUT: usize> {
+    #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+    pub(crate) rows: [[i16; IN]; OUT],
+}
+
+impl<const IN: usize, const OUT: usize> Wide<IN, OUT> {
+    /// All zeros (the widened weights of `QuantizedDense::EMPTY`).
+    pub(crate) const EMPTY: Self = Wide {
+        #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+        rows: [[0; IN]; OUT],
+    };
+
+    /// The widened copy of `weights`.
+    #[allow(unused_variables)]
+    pub(crate) fn new(weights: &[[i8; IN]; OUT]) -> Self {
+        Wide {
+            #[cfg(all(feature = "std", any(target_arch = "x86", target_arch = "x86_64")))]
+            rows: core::array::from_fn(|o| weights[o].map(i16::from)),
+        }
+    }
 }
 
 mod sealed {
@@ -228,6 +330,29 @@ impl Isa for Portable {
         x: &[T; IN],
     ) -> [T; OUT] {
         affine(weights, bias, x)
+    }
+
+    #[inline(always)]
+    fn int8_affine<const IN: usize, const OUT: usize>(
+        self,
+        weights: &[[i8; IN]; OUT],
+        _wide: &Wide<IN, OUT>,
+        bias: &[i32; OUT],
+        x: &[i8; IN],
+    ) -> [i32; OUT] {
+        int8_affine(weights, bias, x)
+    }
+
+    #[inline(always)]
+    fn requantize<const OUT: usize>(
+        self,
+        acc: &[i32; OUT],
+        multipliers: &[i32; OUT],
+        shifts: &[i32; OUT],
+        zero_point: i32,
+        clamp: (i8, i8),
+    ) -> [i8; OUT] {
+        requantize(acc, multipliers, shifts, zero_point, clamp)
     }
 }
 

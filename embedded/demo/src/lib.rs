@@ -14,6 +14,12 @@
 //!    the fixed test split.
 //! 3. [`check_host_weights`]: a net trained on the host, compiled in as
 //!    weights, is run on the device and compared with the host's outputs.
+//!
+//! [`run`] runs these three. Apart, in [`digits`]: the handwritten digits
+//! net, trained and quantized on the host, run in int8 with integer
+//! arithmetic only ([`digits::run_int8`]) and in `f32`
+//! ([`digits::run_f32`]), each in its own firmware binary; and in [`conv`]:
+//! a convolutional net trained on the digits on the device ([`conv::run`]).
 
 #![no_std]
 #![deny(missing_docs)]
@@ -22,6 +28,8 @@ use backprop::prelude::*;
 use backprop::train::shuffle_together;
 use core::fmt::{self, Write};
 
+pub mod conv;
+pub mod digits;
 mod host_weights;
 
 /// The host-trained net's weights in the library's format (`host_iris.bpw`,
