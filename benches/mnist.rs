@@ -64,6 +64,7 @@
 #![allow(clippy::needless_range_loop)] // the hand-written baseline indexes, as users do
 
 use std::hint::black_box;
+use std::sync::{Barrier, RwLock};
 
 use backprop::prelude::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -254,6 +255,8 @@ const BEST: [Layout; 8] = {
 
 /// The matrices the baseline products read and write.
 struct Buffers {
+    /// The rows of the batch the products run on.
+    rows: usize,
     h1: Vec<f32>,
     h2: Vec<f32>,
     y: Vec<f32>,
@@ -271,17 +274,23 @@ struct Buffers {
 
 impl Buffers {
     fn new(net: &Net) -> Self {
+        Self::with_rows(net, BATCH)
+    }
+
+    /// The buffers of a batch of `rows` rows.
+    fn with_rows(net: &Net, rows: usize) -> Self {
         let v = |n| vec![0.5f32; n];
         fn transposed<const IN: usize, const OUT: usize>(w: &[[f32; IN]; OUT]) -> Vec<f32> {
             (0..IN * OUT).map(|k| w[k % OUT][k / OUT]).collect()
         }
         Buffers {
-            h1: v(BATCH * 128),
-            h2: v(BATCH * 64),
-            y: v(BATCH * 10),
-            d1: v(BATCH * 128),
-            d2: v(BATCH * 64),
-            d3: v(BATCH * 10),
+            rows,
+            h1: v(rows * 128),
+            h2: v(rows * 64),
+            y: v(rows * 10),
+            d1: v(rows * 128),
+            d2: v(rows * 64),
+            d3: v(rows * 10),
             w1t: transposed(&net.0.weights),
             w2t: transposed(&net.1.weights),
             w3t: transposed(&net.2.weights),
@@ -291,7 +300,8 @@ impl Buffers {
 
     /// Product `p` of [`PRODUCTS`] in layout `l`, on the input batch `x`.
     fn product(&mut self, p: usize, l: Layout, net: &Net, x: &[f32]) {
-        let Buffers { h1, h2, y, d1, d2, d3, w1t, w2t, w3t, grads } = self;
+        let Buffers { rows, h1, h2, y, d1, d2, d3, w1t, w2t, w3t, grads } = self;
+        let rows = *rows;
         let (w1, w2, w3) =
             (net.0.weights.as_flattened(), net.1.weights.as_flattened(), net.2.weights.as_flattened());
         // `W` as the operand of `X Wᵀ` (`Wᵀ`, IN × OUT) and of `Δ W` (OUT × IN).
@@ -317,30 +327,22 @@ impl Buffers {
         let strides = |inputs: usize, outputs: usize| if l.in_out { (1, outputs) } else { (inputs, 1) };
         let s = l.swapped;
         match p {
-            0 => gemm(BATCH, 784, 128, (x, 784, 1), wt("1"), (h1, 128, 1), s),
-            1 => gemm(BATCH, 128, 64, (h1, 128, 1), wt("2"), (h2, 64, 1), s),
-            2 => gemm(BATCH, 64, 10, (h2, 64, 1), wt("3"), (y, 10, 1), s),
+            0 => gemm(rows, 784, 128, (x, 784, 1), wt("1"), (h1, 128, 1), s),
+            1 => gemm(rows, 128, 64, (h1, 128, 1), wt("2"), (h2, 64, 1), s),
+            2 => gemm(rows, 64, 10, (h2, 64, 1), wt("3"), (y, 10, 1), s),
             3 => {
                 let (r, c) = strides(64, 10);
-                gemm(10, BATCH, 64, (d3, 1, 10), (h2, 64, 1), (grads.2.weights.as_flattened_mut(), r, c), s)
+                gemm(10, rows, 64, (d3, 1, 10), (h2, 64, 1), (grads.2.weights.as_flattened_mut(), r, c), s)
             }
-            4 => gemm(BATCH, 10, 64, (d3, 10, 1), w("3"), (d2, 64, 1), s),
+            4 => gemm(rows, 10, 64, (d3, 10, 1), w("3"), (d2, 64, 1), s),
             5 => {
                 let (r, c) = strides(128, 64);
-                gemm(64, BATCH, 128, (d2, 1, 64), (h1, 128, 1), (grads.1.weights.as_flattened_mut(), r, c), s)
+                gemm(64, rows, 128, (d2, 1, 64), (h1, 128, 1), (grads.1.weights.as_flattened_mut(), r, c), s)
             }
-            6 => gemm(BATCH, 64, 128, (d2, 64, 1), w("2"), (d1, 128, 1), s),
+            6 => gemm(rows, 64, 128, (d2, 64, 1), w("2"), (d1, 128, 1), s),
             _ => {
                 let (r, c) = strides(784, 128);
-                gemm(
-                    128,
-                    BATCH,
-                    784,
-                    (d1, 1, 128),
-                    (x, 784, 1),
-                    (grads.0.weights.as_flattened_mut(), r, c),
-                    s,
-                )
+                gemm(128, rows, 784, (d1, 1, 128), (x, 784, 1), (grads.0.weights.as_flattened_mut(), r, c), s)
             }
         }
     }
@@ -583,6 +585,62 @@ fn mnist_layout(c: &mut Criterion) {
 /// is one `fit` call of 2 epochs over 16 distinct, unshuffled batches
 /// (4096 samples), Adam lr 1e-3; `step` is the unsharded
 /// `Workspace::train_step` on the same batches, one after the other.
+/// The products of one `fit` call of `mnist_train_256` (`steps` steps of
+/// the batches of 256 rows in `x`), each step's batch as two shards of 128
+/// rows in the library's layout, shard 1 on a second thread when `threads`
+/// is 2; after each step, if `adam` is given, the library's Adam on the
+/// calling thread with shard 0's gradients (the serial part any exact
+/// implementation has). The ceiling of threaded `fit` on the machine at
+/// hand: what the products alone gain from a second core.
+fn sharded_products(
+    net: &RwLock<Box<Net>>,
+    x: &[[f32; 784]],
+    buffers: &mut [Buffers; 2],
+    mut adam: Option<&mut Adam<Net>>,
+    threads: usize,
+    steps: usize,
+) {
+    let batches = x.len() / 256;
+    let shard = |step: usize, s: usize| {
+        let first = (step % batches) * 256 + s * 128;
+        x[first..first + 128].as_flattened()
+    };
+    let [b0, b1] = buffers;
+    let products = |b: &mut Buffers, x: &[f32]| {
+        let net = net.read().expect("no panic while held");
+        b.forward(&net, black_box(x));
+        b.backward(&net, black_box(x));
+    };
+    if threads == 1 {
+        for step in 0..steps {
+            products(b0, shard(step, 0));
+            products(b1, shard(step, 1));
+            if let Some(adam) = adam.as_deref_mut() {
+                adam.step(&mut net.write().expect("no panic while held"), &b0.grads);
+            }
+        }
+        return;
+    }
+    let barrier = Barrier::new(2);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for step in 0..steps {
+                products(b1, shard(step, 1));
+                barrier.wait();
+                barrier.wait();
+            }
+        });
+        for step in 0..steps {
+            products(b0, shard(step, 0));
+            barrier.wait();
+            if let Some(adam) = adam.as_deref_mut() {
+                adam.step(&mut net.write().expect("no panic while held"), &b0.grads);
+            }
+            barrier.wait();
+        }
+    });
+}
+
 fn mnist_train_256(c: &mut Criterion) {
     const ROWS: usize = 256;
     const BATCHES: usize = 16;
@@ -620,6 +678,23 @@ fn mnist_train_256(c: &mut Criterion) {
     });
 
     group.throughput(Throughput::Elements((ROWS * BATCHES * EPOCHS) as u64));
+    for (name, threads, with_adam) in [
+        ("sgemm_1_thread", 1, false),
+        ("sgemm_2_threads", 2, false),
+        ("sgemm_adam_1_thread", 1, true),
+        ("sgemm_adam_2_threads", 2, true),
+    ] {
+        group.bench_function(name, |b| {
+            let net = RwLock::new(net());
+            let mut buffers = [0, 1].map(|_| Buffers::with_rows(&net.read().expect("fresh"), 128));
+            let mut adam = Adam::new(1e-3);
+            b.iter(|| {
+                let adam = if with_adam { Some(&mut adam) } else { None };
+                sharded_products(&net, &x, &mut buffers, adam, threads, BATCHES * EPOCHS)
+            });
+            black_box(&buffers[1].grads);
+        });
+    }
     for threads in [1, 2, 3] {
         group.bench_function(format!("fit_{threads}_threads"), |b| {
             let mut net = net();
