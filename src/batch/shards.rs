@@ -50,7 +50,7 @@ const SHARD_ROWS: usize = 128;
 /// model's size.
 pub(crate) const MAX_SHARDS: usize = 8;
 
-/// The number of shards of a batch of `rows` rows: `min(⌈rows / 64⌉, 8)`,
+/// The number of shards of a batch of `rows` rows: `min(⌈rows / 128⌉, 8)`,
 /// at least 1.
 pub(crate) fn shard_count(rows: usize) -> usize {
     rows.div_ceil(SHARD_ROWS).clamp(1, MAX_SHARDS)

@@ -106,7 +106,7 @@ where
 /// Whether every parameter of `model` is finite.
 fn all_finite<M: Params>(model: &M) -> bool {
     let mut finite = true;
-    model.for_each_tensor(|p| finite &= p.iter().all(|x| x.is_finite()));
+    model.for_each_tensor(|p| finite &= crate::check::all_finite(p));
     finite
 }
 
