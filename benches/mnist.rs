@@ -88,6 +88,34 @@ fn net() -> Box<Net> {
     Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(SEED))
 }
 
+/// The library's W3 training step, its state made once: the net, its
+/// gradient buffer, Adam (lr 1e-3) and the batched path's workspace.
+struct Trainer {
+    net: Box<Net>,
+    grads: Box<Net>,
+    adam: Adam<Box<Net>>,
+    workspace: Workspace<Box<Net>>,
+}
+
+impl Trainer {
+    fn new() -> Self {
+        Trainer {
+            net: net(),
+            grads: Box::<Net>::zeroed(),
+            adam: Adam::new(1e-3),
+            workspace: Workspace::new(),
+        }
+    }
+
+    /// One `Workspace::train_step` on the batch `x` (softmax cross-entropy).
+    fn step(&mut self, x: &[[f32; 784]], labels: &[usize]) -> f32 {
+        let Trainer { net, grads, adam, workspace } = self;
+        workspace
+            .train_step(net, black_box(x), labels, &SoftmaxCrossEntropy, adam, grads, Clip::None)
+            .expect("finite loss")
+    }
+}
+
 /// The W4 baseline: the same net by hand, weights copied from the library's.
 struct HandNet {
     w1: Box<[[f32; 784]; 128]>,
@@ -446,23 +474,8 @@ fn mnist_train(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH as u64));
 
     group.bench_function("backprop", |b| {
-        let mut net = net();
-        let mut grads = Box::<Net>::zeroed();
-        let mut adam = Adam::new(1e-3);
-        let mut workspace = Workspace::new();
-        b.iter(|| {
-            workspace
-                .train_step(
-                    &mut net,
-                    black_box(&x),
-                    &labels,
-                    &SoftmaxCrossEntropy,
-                    &mut adam,
-                    &mut grads,
-                    Clip::None,
-                )
-                .expect("finite loss")
-        });
+        let mut trainer = Trainer::new();
+        b.iter(|| trainer.step(&x, &labels));
     });
 
     group.bench_function("per_sample", |b| {
@@ -475,75 +488,38 @@ fn mnist_train(c: &mut Criterion) {
         });
     });
 
-    group.bench_function("sgemm", |b| {
-        let net = net();
-        let mut buffers = Buffers::new(&net);
-        let x = x.as_flattened();
-        b.iter(|| {
-            buffers.forward(&net, black_box(x));
-            buffers.backward(&net, black_box(x));
+    // The products alone, in the library's layout and in the fastest
+    // ones, and each followed by the library's Adam step.
+    for (name, layouts, with_adam) in [
+        ("sgemm", &[LIBRARY; 8], false),
+        ("sgemm_adam", &[LIBRARY; 8], true),
+        ("sgemm_best", &BEST, false),
+        ("sgemm_best_adam", &BEST, true),
+    ] {
+        group.bench_function(name, |b| {
+            let mut net = net();
+            let mut buffers = Buffers::new(&net);
+            let mut adam = Adam::new(1e-3);
+            let x = x.as_flattened();
+            b.iter(|| {
+                buffers.forward_in(&net, black_box(x), layouts);
+                buffers.backward_in(&net, black_box(x), layouts);
+                if with_adam {
+                    adam.step(&mut net, &buffers.grads);
+                }
+            });
+            black_box((&net, &buffers.grads));
         });
-        black_box(&buffers.grads);
-    });
-
-    group.bench_function("sgemm_adam", |b| {
-        let mut net = net();
-        let mut buffers = Buffers::new(&net);
-        let mut adam = Adam::new(1e-3);
-        let x = x.as_flattened();
-        b.iter(|| {
-            buffers.forward(&net, black_box(x));
-            buffers.backward(&net, black_box(x));
-            adam.step(&mut net, &buffers.grads);
-        });
-        black_box(&net);
-    });
-
-    group.bench_function("sgemm_best", |b| {
-        let net = net();
-        let mut buffers = Buffers::new(&net);
-        let x = x.as_flattened();
-        b.iter(|| {
-            buffers.forward_in(&net, black_box(x), &BEST);
-            buffers.backward_in(&net, black_box(x), &BEST);
-        });
-        black_box(&buffers.grads);
-    });
-
-    group.bench_function("sgemm_best_adam", |b| {
-        let mut net = net();
-        let mut buffers = Buffers::new(&net);
-        let mut adam = Adam::new(1e-3);
-        let x = x.as_flattened();
-        b.iter(|| {
-            buffers.forward_in(&net, black_box(x), &BEST);
-            buffers.backward_in(&net, black_box(x), &BEST);
-            adam.step(&mut net, &buffers.grads);
-        });
-        black_box(&net);
-    });
+    }
 
     // Streaming: a new batch every step, cycling through 256.
     let (batches, labels) = stream();
     group.bench_function("backprop_stream", |b| {
-        let mut net = net();
-        let mut grads = Box::<Net>::zeroed();
-        let mut adam = Adam::new(1e-3);
-        let mut workspace = Workspace::new();
+        let mut trainer = Trainer::new();
         let mut k = 0;
         b.iter(|| {
             k = (k + 1) % STREAM;
-            workspace
-                .train_step(
-                    &mut net,
-                    black_box(&batches[k]),
-                    &labels,
-                    &SoftmaxCrossEntropy,
-                    &mut adam,
-                    &mut grads,
-                    Clip::None,
-                )
-                .expect("finite loss")
+            trainer.step(&batches[k], &labels)
         });
     });
 
@@ -655,25 +631,12 @@ fn mnist_train_256(c: &mut Criterion) {
 
     group.throughput(Throughput::Elements(ROWS as u64));
     group.bench_function("step", |b| {
-        let mut net = net();
-        let mut grads = Box::<Net>::zeroed();
-        let mut adam = Adam::new(1e-3);
-        let mut workspace = Workspace::new();
+        let mut trainer = Trainer::new();
         let mut k = 0;
         b.iter(|| {
             k = (k + 1) % BATCHES;
             let rows = k * ROWS..(k + 1) * ROWS;
-            workspace
-                .train_step(
-                    &mut net,
-                    black_box(&x[rows.clone()]),
-                    &labels[rows],
-                    &SoftmaxCrossEntropy,
-                    &mut adam,
-                    &mut grads,
-                    Clip::None,
-                )
-                .expect("finite loss")
+            trainer.step(&x[rows.clone()], &labels[rows])
         });
     });
 

@@ -11,7 +11,6 @@
 use backprop::batch::gemm_pays;
 use backprop::prelude::*;
 use num_traits::ToPrimitive;
-use rand::Rng;
 
 /// 96 → 64 (matrix product from 8 rows on) → 48 (product) → 5 (rows).
 type Wide<T> = (Dense<96, 64, Tanh, T>, Dense<64, 48, ReLU, T>, Dense<48, 5, Identity, T>);
@@ -19,16 +18,8 @@ type Wide<T> = (Dense<96, 64, Tanh, T>, Dense<64, 48, ReLU, T>, Dense<48, 5, Ide
 /// row-by-row code and its input gradient goes back to it.
 type NarrowWide<T> = (Dense<3, 80, Sigmoid, T>, Dense<80, 60, Gelu, T>, Dense<60, 2, Identity, T>);
 
-fn data<T: Float, const IN: usize>(rows: usize, seed: u64) -> Vec<[T; IN]> {
-    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-    (0..rows)
-        .map(|_| core::array::from_fn(|_| T::from(f64::from(rng.next_u32() % 2001) / 1000.0 - 1.0).unwrap()))
-        .collect()
-}
-
-fn labels(rows: usize, classes: usize) -> Vec<usize> {
-    (0..rows).map(|k| (k * 7 + 3) % classes).collect()
-}
+mod synthetic;
+use synthetic::{data, labels};
 
 fn flat<M: Params>(model: &M) -> Vec<f64> {
     let mut all = Vec::new();

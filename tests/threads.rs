@@ -8,21 +8,12 @@
 //! path (`Train::train_step`), which knows nothing of shards or threads.
 
 use backprop::prelude::*;
-use rand::Rng;
 
 /// 96 → 64 → 48 → 5: every layer a matrix product at these batch sizes.
 type Wide<T> = (Dense<96, 64, Tanh, T>, Dense<64, 48, ReLU, T>, Dense<48, 5, Identity, T>);
 
-fn data<T: Float, const IN: usize>(rows: usize, seed: u64) -> Vec<[T; IN]> {
-    let mut rng = Xoshiro128PlusPlus::seed_from_u64(seed);
-    (0..rows)
-        .map(|_| core::array::from_fn(|_| T::from(f64::from(rng.next_u32() % 2001) / 1000.0 - 1.0).unwrap()))
-        .collect()
-}
-
-fn labels(rows: usize, classes: usize) -> Vec<usize> {
-    (0..rows).map(|k| (k * 7 + 3) % classes).collect()
-}
+mod synthetic;
+use synthetic::{data, labels};
 
 fn bits<M: Params<Scalar = f32>>(model: &M) -> Vec<u32> {
     let mut all = Vec::new();
