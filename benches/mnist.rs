@@ -37,10 +37,13 @@
 //!     (`z += w[o][i] * x[i]`, `max(z, 0)`), as a careful user writes it.
 //! * `mnist_infer_64` (W5): the forward pass of a batch of 64.
 //!   - `backprop`: [`Workspace::forward`], the batched path.
+//!   - `frozen`: [`Frozen::forward`], the batched path with the weights
+//!     fixed (the dense layers' forward products from a transposed copy).
 //!   - `per_sample`: 64 calls of [`Forward::forward`].
 //!   - `sgemm`: the three forward products alone; `sgemm_best` in their
 //!     fastest layouts (the baseline).
-//!   - `backprop_stream`, `sgemm_best_stream`: streaming, as for W3.
+//!   - `backprop_stream`, `frozen_stream`, `sgemm_best_stream`: streaming,
+//!     as for W3.
 //!
 //! Inputs are uniform in [0, 1), labels cycle through 0..9, all generated
 //! from a fixed seed before anything is timed. Before timing, the bench
@@ -717,6 +720,11 @@ fn mnist_infer_64(c: &mut Criterion) {
         b.iter(|| black_box(workspace.forward(&net, black_box(&x))[0]));
     });
 
+    group.bench_function("frozen", |b| {
+        let mut frozen = Frozen::new(net());
+        b.iter(|| black_box(frozen.forward(black_box(&x))[0]));
+    });
+
     group.bench_function("per_sample", |b| {
         let net = net();
         let mut outputs = vec![[0.0f32; 10]; BATCH];
@@ -745,6 +753,15 @@ fn mnist_infer_64(c: &mut Criterion) {
         b.iter(|| {
             k = (k + 1) % STREAM;
             black_box(workspace.forward(&net, black_box(&batches[k]))[0])
+        });
+    });
+
+    group.bench_function("frozen_stream", |b| {
+        let mut frozen = Frozen::new(net());
+        let mut k = 0;
+        b.iter(|| {
+            k = (k + 1) % STREAM;
+            black_box(frozen.forward(black_box(&batches[k]))[0])
         });
     });
 

@@ -200,6 +200,10 @@ where
         (**self).forward_rows(isa, input, tape)
     }
 
+    fn freeze_rows(&self, tape: &mut L::Rows) {
+        (**self).freeze_rows(tape)
+    }
+
     fn output_rows(tape: &mut L::Rows) -> (&[L::Output], &mut [L::Output]) {
         L::output_rows(tape)
     }

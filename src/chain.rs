@@ -408,6 +408,12 @@ macro_rules! chain {
             }
 
             #[cfg(feature = "alloc")]
+            fn freeze_rows(&self, tape: &mut Self::Rows) {
+                self.$i0.freeze_rows(&mut tape.$i0);
+                $( self.$i.freeze_rows(&mut tape.$i); )*
+            }
+
+            #[cfg(feature = "alloc")]
             fn output_rows(tape: &mut Self::Rows) -> (&[Self::Output], &mut [Self::Output]) {
                 $Last::output_rows(&mut tape.$last)
             }

@@ -153,6 +153,18 @@ pub trait Layer: Backward + Params {
     where
         Self::Scalar: 'static;
 
+    /// Prepares `tape` for [`forward_rows`](Layer::forward_rows) with these
+    /// parameters and no others, as a [`Frozen`](crate::batch::Frozen)
+    /// model's tape: a [`Dense`](crate::Dense) layer keeps a transposed copy
+    /// of its weights there, the layout its product reads fastest. The
+    /// default does nothing. A tape prepared so must never see another
+    /// model's parameters, nor these after they change: only `Frozen`, which
+    /// owns its model, calls this.
+    #[cfg(feature = "alloc")]
+    fn freeze_rows(&self, tape: &mut Self::Rows) {
+        let _ = tape;
+    }
+
     /// The outputs of the last [`forward_rows`](Layer::forward_rows) and,
     /// beside them, the buffer where the caller writes `∂L/∂output` before
     /// [`backward_rows`](Layer::backward_rows).

@@ -161,7 +161,7 @@
 //! | losses | [`loss`]: `Mse`, `Mae`, `Huber`, `BinaryCrossEntropy`, `BceWithLogits`, `SoftmaxCrossEntropy`, the [`Loss`](loss::Loss) trait, `softmax`, `argmax`; every entry point takes the loss by reference |
 //! | optimizers | [`optim`]: `Sgd` (→ `SgdMomentum`), `Adam`, `AdamW`, `RmsProp`, each generic over the model it steps; the [`Optimizer`](optim::Optimizer) trait (`step`, `step_with_rate`) |
 //! | training | **[`Train`]** (`check_data`, `train_step`, `train_epoch`, `fit`, `fit_with`); [`train`]: `FitOptions`, `Schedule`, `EarlyStopping`, `Clip`, `EpochReport`, `History`, `StopReason`, `FitError`, `shuffle_together` |
-//! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`) and the measured rule `gemm_pays` |
+//! | the batched path (`alloc`) | [`batch`]: `Workspace` (`forward`, `gradient`, `train_step`), `Frozen` (batch inference with the weights fixed) and the measured rule `gemm_pays` |
 //! | weights in and out | [`weights`] (the crate's checksummed format) and [`safetensors`] (PyTorch's), both without an allocator |
 //! | int8 inference | [`quant`]: **[`Quantize`](quant::Quantize)** (`quantize`, `quantize_with`) turns a trained `f32` model into its int8 form ([`Quantized<M>`](quant::Quantized): [`QuantizedDense`](quant::QuantizedDense) layers), **[`Int8Model`](quant::Int8Model)** runs it in integers (`forward`, `classify_codes`) and at the float edges (`quantize_input`, `predict`, `classify`); `Calibration`, `Range`, `QuantParams`; the fixed-point arithmetic ([`quant::fixed`]) and the int8 weight file ([`quant::file`]) |
 //! | initialisation, checking | [`init`] (Glorot, He), [`gradcheck`] (finite differences) |
@@ -283,7 +283,7 @@ pub mod prelude {
         Activation, Elu, Gelu, GeluErf, Identity, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh,
     };
     #[cfg(feature = "alloc")]
-    pub use crate::batch::Workspace;
+    pub use crate::batch::{Frozen, Workspace};
     pub use crate::init::Init;
     pub use crate::loss::{
         softmax, BceWithLogits, BinaryCrossEntropy, Huber, Loss, Mae, Mse, SoftmaxCrossEntropy, Targets,

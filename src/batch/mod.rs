@@ -11,7 +11,9 @@
 //! [`matrixmultiply`] takes every operand with its own row and column
 //! strides, so none of the products copies or transposes anything. The
 //! first layer's `∂L/∂X` is not computed when nothing needs it (a training
-//! step never does).
+//! step never does). For inference with fixed weights, [`Frozen`] keeps a
+//! transposed copy of each `W`, which `matrixmultiply` packs faster (the
+//! same sums, so the same bits).
 //!
 //! # Which path, per layer
 //!
@@ -63,11 +65,13 @@
 //! left are `matrixmultiply`'s packing buffers, one per matrix product
 //! (`tests/batch.rs` counts them).
 
+mod frozen;
 pub(crate) mod shards;
 #[cfg(feature = "std")]
 pub(crate) mod team;
 mod workspace;
 
+pub use frozen::Frozen;
 pub(crate) use workspace::Rows;
 pub use workspace::Workspace;
 

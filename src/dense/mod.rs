@@ -270,6 +270,11 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float> Layer for Dense
     }
 
     #[cfg(feature = "alloc")]
+    fn freeze_rows(&self, tape: &mut Self::Rows) {
+        tape.freeze(&self.weights);
+    }
+
+    #[cfg(feature = "alloc")]
     fn output_rows(tape: &mut Self::Rows) -> (&[[T; OUT]], &mut [[T; OUT]]) {
         tape.output_and_gradient()
     }

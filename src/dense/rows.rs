@@ -37,17 +37,28 @@ use alloc::vec::Vec;
 use num_traits::Float;
 
 /// The rows of a `Dense` layer's batch: `Z`, `A` and `Δ`, one row per
-/// sample (`Z` empty if the activation's derivative needs only `A`).
+/// sample (`Z` empty if the activation's derivative needs only `A`), and,
+/// in a [`Frozen`](crate::batch::Frozen) model's tape only, the layer's
+/// weights transposed.
 #[derive(Clone, Debug)]
 pub struct DenseRows<const OUT: usize, T> {
     pre_activation: Vec<[T; OUT]>,
     output: Vec<[T; OUT]>,
     gradient: Vec<[T; OUT]>,
+    /// `Wᵀ` stored `IN × OUT` row-major (empty unless frozen): the forward
+    /// product's second operand from contiguous rows, which
+    /// `matrixmultiply` packs faster than `W` read through a stride of `IN`.
+    frozen_weights: Vec<T>,
 }
 
 impl<const OUT: usize, T> Default for DenseRows<OUT, T> {
     fn default() -> Self {
-        Self { pre_activation: Vec::new(), output: Vec::new(), gradient: Vec::new() }
+        Self {
+            pre_activation: Vec::new(),
+            output: Vec::new(),
+            gradient: Vec::new(),
+            frozen_weights: Vec::new(),
+        }
     }
 }
 
@@ -61,6 +72,13 @@ impl<const OUT: usize, T: Float> DenseRows<OUT, T> {
         for matrix in [&mut self.output, &mut self.gradient] {
             matrix.resize(rows, [T::zero(); OUT]);
         }
+    }
+
+    /// Keeps `Wᵀ` (`IN × OUT`, row-major) for the forward products of a
+    /// frozen model ([`Layer::freeze_rows`](crate::layer::Layer::freeze_rows)).
+    pub(crate) fn freeze<const IN: usize>(&mut self, weights: &[[T; IN]; OUT]) {
+        self.frozen_weights.clear();
+        self.frozen_weights.extend((0..IN).flat_map(|i| weights.iter().map(move |row| row[i])));
     }
 
     /// `A`, and the buffer for `∂L/∂A` beside it.
@@ -82,15 +100,22 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
     ) -> &'t [[T; OUT]] {
         let rows = input.len();
         tape.resize::<A>(rows);
-        let DenseRows { pre_activation, output, .. } = tape;
+        let DenseRows { pre_activation, output, frozen_weights, .. } = tape;
         if gemm {
-            // Z = X Wᵀ: X is rows × IN row-major; Wᵀ is W read with strides (1, IN).
+            // Z = X Wᵀ: X is rows × IN row-major; Wᵀ is W read with strides
+            // (1, IN), or a frozen model's copy of Wᵀ, row-major (the same
+            // numbers, and the same sums in the same order).
             // Written into A's buffer when Z need not be kept.
             let product = if A::DERIVATIVE_FROM_OUTPUT { &mut *output } else { &mut *pre_activation };
+            let w_t = if frozen_weights.len() == IN * OUT {
+                Matrix::row_major(frozen_weights, IN, OUT)
+            } else {
+                Matrix::transposed(self.weights.as_flattened(), IN, OUT)
+            };
             gemm_into(
                 T::one(),
                 Matrix::row_major(input.as_flattened(), rows, IN),
-                Matrix::transposed(self.weights.as_flattened(), IN, OUT),
+                w_t,
                 T::zero(),
                 product.as_flattened_mut(),
             );
@@ -136,7 +161,7 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
     ) {
         let rows = input.len().min(tape.output.len());
         let input = &input[..rows];
-        let DenseRows { pre_activation, output, gradient } = tape;
+        let DenseRows { pre_activation, output, gradient, .. } = tape;
         let delta = &mut gradient[..rows];
         // Δ = ∂L/∂A ⊙ f'(Z, A), with A standing in for Z if f' needs only A,
         // and ∂L/∂b = Σ_b δ_b in the same pass, while the row is in cache

@@ -14,6 +14,7 @@ pub fn data<T: Float, const IN: usize>(rows: usize, seed: u64) -> Vec<[T; IN]> {
 }
 
 /// `rows` class labels, `(7k + 3) mod classes` for row `k`.
+#[allow(dead_code)] // not every file that includes this module trains
 pub fn labels(rows: usize, classes: usize) -> Vec<usize> {
     (0..rows).map(|k| (k * 7 + 3) % classes).collect()
 }
