@@ -31,6 +31,9 @@
 //!   [`Workspace::train_step`] (unsharded, one thread); `fit_{1,2,3}_threads`
 //!   one `fit` call (2 epochs over 16 distinct unshuffled batches, 8192
 //!   samples) with `FitOptions::threads` = 1, 2, 3: the scaling.
+//! * `mnist_freeze`: what making a [`Frozen`] of the W3 net costs, and one
+//!   block of [`PREDICT_BATCH`] rows through [`Workspace::forward`] and
+//!   through [`Frozen::forward`].
 //! * `mnist_infer_1` (W4): the forward pass of one sample.
 //!   - `backprop`: [`Forward::forward`].
 //!   - `hand_written`: the baseline, the same net as plain fixed-array loops
@@ -70,6 +73,7 @@ use std::hint::black_box;
 use std::sync::{Barrier, RwLock};
 
 use backprop::prelude::*;
+use backprop::PREDICT_BATCH;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rand::Rng;
 
@@ -778,5 +782,39 @@ fn mnist_infer_64(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, mnist_train, mnist_infer_1, mnist_infer_64, mnist_layout, mnist_train_256);
+/// What freezing costs and what it saves `predict`: making a `Frozen` of
+/// the W3 net (the transposed copies; the model's clone is outside the
+/// timed routine), and one block of `PREDICT_BATCH` rows through
+/// `Workspace::forward` and through `Frozen::forward`.
+fn mnist_freeze(c: &mut Criterion) {
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(SEED + 3);
+    let x: Vec<[f32; 784]> = (0..PREDICT_BATCH)
+        .map(|_| core::array::from_fn(|_| (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32))
+        .collect();
+    let mut group = c.benchmark_group("mnist_freeze");
+    group.bench_function("frozen_new", |b| {
+        let net = net();
+        b.iter_batched(|| net.clone(), Frozen::new, criterion::BatchSize::LargeInput);
+    });
+    group.bench_function("block_workspace", |b| {
+        let net = net();
+        let mut workspace = Workspace::new();
+        b.iter(|| black_box(workspace.forward(&net, black_box(&x))[0]));
+    });
+    group.bench_function("block_frozen", |b| {
+        let mut frozen = Frozen::new(net());
+        b.iter(|| black_box(frozen.forward(black_box(&x))[0]));
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    mnist_train,
+    mnist_infer_1,
+    mnist_infer_64,
+    mnist_layout,
+    mnist_train_256,
+    mnist_freeze
+);
 criterion_main!(benches);

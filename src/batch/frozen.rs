@@ -10,15 +10,18 @@ use crate::model::Model;
 /// `matrixmultiply` reads the forward product's operand from contiguous rows
 /// instead of through a stride of `IN`.
 ///
-/// Use it where the same weights run many batches (a served or embedded
-/// model, an evaluation loop): [`forward`](Frozen::forward) gives the same
-/// outputs as [`Workspace::forward`](crate::batch::Workspace::forward), bit for
-/// bit (the products add the same terms in the same order; only the memory
-/// they are packed from differs), and is faster on wide layers
-/// (`benches/README.md`, W5). Making one costs a pass over the weights and
-/// memory for one more copy of every dense layer's weights. The model is
-/// owned, so the copy cannot go stale: to change the weights, take the
-/// model back with [`into_inner`](Frozen::into_inner).
+/// Use it where the same weights run many small batches (a served or
+/// embedded model answering requests): [`forward`](Frozen::forward) gives
+/// the same outputs as [`Workspace::forward`](crate::batch::Workspace::forward),
+/// bit for bit (the products add the same terms in the same order; only the
+/// memory they are packed from differs), and is faster where packing the
+/// weights is a noticeable part of each product: on the W3 net
+/// (784-128-64-10) 4–12% at 64 rows, level at 256 (`benches/README.md`, W5
+/// and `mnist_freeze`). Making one costs a pass over the weights (about
+/// 0.2 ms for the W3 net's 109,386) and memory for one more copy of every
+/// dense layer's weights. The model is owned, so the copy cannot go stale:
+/// to change the weights, take the model back with
+/// [`into_inner`](Frozen::into_inner).
 ///
 /// # Example
 ///
