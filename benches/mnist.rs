@@ -713,21 +713,30 @@ fn mnist_infer_1(c: &mut Criterion) {
     group.finish();
 }
 
+/// The batch `x` through `Workspace::forward` and through `Frozen::forward`,
+/// as the functions `names`.
+fn batch_forward(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    names: [&str; 2],
+    x: &[[f32; 784]],
+) {
+    group.bench_function(names[0], |b| {
+        let net = net();
+        let mut workspace = Workspace::new();
+        b.iter(|| black_box(workspace.forward(&net, black_box(x))[0]));
+    });
+    group.bench_function(names[1], |b| {
+        let mut frozen = Frozen::new(net());
+        b.iter(|| black_box(frozen.forward(black_box(x))[0]));
+    });
+}
+
 fn mnist_infer_64(c: &mut Criterion) {
     let (x, _) = data();
     let mut group = c.benchmark_group("mnist_infer_64");
     group.throughput(Throughput::Elements(BATCH as u64));
 
-    group.bench_function("backprop", |b| {
-        let net = net();
-        let mut workspace = Workspace::new();
-        b.iter(|| black_box(workspace.forward(&net, black_box(&x))[0]));
-    });
-
-    group.bench_function("frozen", |b| {
-        let mut frozen = Frozen::new(net());
-        b.iter(|| black_box(frozen.forward(black_box(&x))[0]));
-    });
+    batch_forward(&mut group, ["backprop", "frozen"], &x);
 
     group.bench_function("per_sample", |b| {
         let net = net();
@@ -796,15 +805,7 @@ fn mnist_freeze(c: &mut Criterion) {
         let net = net();
         b.iter_batched(|| net.clone(), Frozen::new, criterion::BatchSize::LargeInput);
     });
-    group.bench_function("block_workspace", |b| {
-        let net = net();
-        let mut workspace = Workspace::new();
-        b.iter(|| black_box(workspace.forward(&net, black_box(&x))[0]));
-    });
-    group.bench_function("block_frozen", |b| {
-        let mut frozen = Frozen::new(net());
-        b.iter(|| black_box(frozen.forward(black_box(&x))[0]));
-    });
+    batch_forward(&mut group, ["block_workspace", "block_frozen"], &x);
     group.finish();
 }
 
