@@ -26,7 +26,8 @@
 //! whichever thread runs it, and one thread adds them up in shard order.
 //! So the result does not depend on the number of threads: one thread
 //! computes the same shards one after the other. A batch of at most 128 rows
-//! is one shard, computed exactly as before sharding existed.
+//! is one shard: the unsharded batched gradient, the bits of
+//! [`Workspace::gradient`](super::Workspace::gradient).
 
 extern crate alloc;
 
@@ -66,6 +67,17 @@ pub(crate) fn shard_rows(rows: usize, shards: usize, shard: usize) -> Range<usiz
 /// `dst ← src`, parameter by parameter, in place.
 pub(crate) fn copy_params<M: Params>(dst: &mut M, src: &M) {
     M::visit([dst], [src], &mut |[dst], [src]| dst.copy_from_slice(src));
+}
+
+/// A copy of `model`'s parameters in a new box, made in place (a big model
+/// never passes through the stack).
+pub(crate) fn boxed_copy<M: Model>(model: &M) -> Box<M>
+where
+    M::Scalar: 'static,
+{
+    let mut copy = <Box<M> as Params>::zeroed();
+    copy_params(&mut *copy, model);
+    copy
 }
 
 /// The copy of the weights from before the current step, which a step

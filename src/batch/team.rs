@@ -24,7 +24,7 @@
 
 extern crate std;
 
-use super::shards::{add_part, copy_params, shard_count, shard_rows, Local, Part, Snapshot};
+use super::shards::{add_part, boxed_copy, copy_params, shard_count, shard_rows, Local, Part, Snapshot};
 use super::workspace::Rows;
 use crate::loss::Loss;
 use crate::model::Model;
@@ -88,8 +88,7 @@ where
         threads: usize,
         batch_size: usize,
     ) -> Self {
-        let mut snapshot = <Box<M> as Params>::zeroed();
-        copy_params(&mut *snapshot, model);
+        let snapshot = boxed_copy(model);
         let parts = (1..shard_count(batch_size)).map(|_| Mutex::new(Part::new())).collect();
         let control = Control {
             generation: 0,

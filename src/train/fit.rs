@@ -13,7 +13,7 @@ extern crate alloc;
 use super::report::{EpochReport, FitError, History, StopReason};
 use super::schedule::{EarlyStopping, Schedule};
 use super::shuffle::fisher_yates;
-use crate::batch::shards::{copy_params, Local, Snapshot};
+use crate::batch::shards::{boxed_copy, copy_params, Local, Snapshot};
 use crate::batch::Rows;
 use crate::check::{check_batch_size, check_data};
 use crate::error::{Divergence, Error};
@@ -90,17 +90,6 @@ impl<T, const IN: usize, Target> Default for FitOptions<'_, T, IN, Target> {
             threads: 1,
         }
     }
-}
-
-/// A copy of `model`'s parameters in a new box, made in place (a big model
-/// never passes through the stack).
-fn boxed_copy<M: Model>(model: &M) -> Box<M>
-where
-    M::Scalar: 'static,
-{
-    let mut copy = <Box<M> as Params>::zeroed();
-    copy_params(&mut *copy, model);
-    copy
 }
 
 /// Whether every parameter of `model` is finite.
