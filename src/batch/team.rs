@@ -14,6 +14,20 @@
 //! workspaces and the shards' gradient buffers are made on the first
 //! step), only `matrixmultiply`'s packing buffers.
 //!
+//! # Why waits spin first
+//!
+//! A thread that sleeps on a condition variable costs its waker a system
+//! call and itself a trip through the scheduler; on a virtual machine an idle
+//! virtual CPU also halts, and waking it goes through the hypervisor. Between
+//! two batches a worker waits only as long as the calling thread's serial
+//! part of a step (adding the shards, the optimizer step, the snapshot), and
+//! the calling thread waits for the workers only as long as their shards
+//! take longer than its own. So every wait first watches an atomic copy of
+//! what it waits for, for up to [`SPIN`], and only then sleeps on the
+//! condition variable (which the mutex-guarded value decides, so no wake-up
+//! is lost). Waits longer than that (an epoch's end, a validation pass, a
+//! callback) sleep as before.
+//!
 //! # What the workers see
 //!
 //! The data set, the loss and the shards' gradient buffers are shared for
@@ -32,8 +46,29 @@ use crate::params::Params;
 use num_traits::Float;
 use std::boxed::Box;
 use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 use std::vec::Vec;
+
+/// How long a wait watches the atomic copies before it sleeps.
+const SPIN: Duration = Duration::from_micros(500);
+
+/// Spins until `ready()` or until [`SPIN`] has passed; whether `ready()`.
+fn spin_until(ready: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        for _ in 0..64 {
+            if ready() {
+                return true;
+            }
+            std::hint::spin_loop();
+        }
+        if start.elapsed() > SPIN {
+            return ready();
+        }
+    }
+}
 
 /// What the calling thread tells the workers.
 struct Control {
@@ -65,6 +100,11 @@ pub(crate) struct Team<'d, M: Model, L: Loss<M::Scalar, N>, const IN: usize, con
     control: Mutex<Control>,
     start: Condvar,
     done: Condvar,
+    /// Copies of `control`'s `generation`, `finished` and `stop || failed`,
+    /// written under its lock, for waits that spin before they sleep.
+    generation: AtomicU64,
+    finished: AtomicUsize,
+    over: AtomicBool,
 }
 
 fn lock<V>(mutex: &Mutex<V>) -> MutexGuard<'_, V> {
@@ -108,6 +148,9 @@ where
             control: Mutex::new(control),
             start: Condvar::new(),
             done: Condvar::new(),
+            generation: AtomicU64::new(0),
+            finished: AtomicUsize::new(0),
+            over: AtomicBool::new(false),
         }
     }
 
@@ -138,20 +181,24 @@ where
     pub(crate) fn work(&self, thread: usize) {
         /// Marks the team failed if the worker unwinds, so that the
         /// calling thread does not wait for it forever.
-        struct Failed<'a>(&'a Mutex<Control>, &'a Condvar);
+        struct Failed<'a>(&'a Mutex<Control>, &'a Condvar, &'a AtomicBool);
         impl Drop for Failed<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
                     lock(self.0).failed = true;
+                    self.2.store(true, Ordering::Release);
                     self.1.notify_all();
                 }
             }
         }
-        let _failed = Failed(&self.control, &self.done);
+        let _failed = Failed(&self.control, &self.done, &self.over);
         let mut local = Local::<M, L::Target>::new();
         let mut listed: Vec<usize> = Vec::new();
         let mut seen = 0;
         loop {
+            spin_until(|| {
+                self.generation.load(Ordering::Acquire) != seen || self.over.load(Ordering::Acquire)
+            });
             let range = {
                 let mut control = lock(&self.control);
                 while control.generation == seen && !control.stop {
@@ -173,7 +220,11 @@ where
                 };
                 self.shards_of(thread, &model, &rows, &mut local);
             }
-            lock(&self.control).finished += 1;
+            {
+                let mut control = lock(&self.control);
+                control.finished += 1;
+                self.finished.store(control.finished, Ordering::Release);
+            }
             self.done.notify_all();
         }
     }
@@ -208,6 +259,8 @@ where
             };
             control.finished = 0;
             control.generation += 1;
+            self.finished.store(0, Ordering::Release);
+            self.generation.store(control.generation, Ordering::Release);
         }
         self.start.notify_all();
         let mut mean = local.workspace.rows_gradient(
@@ -220,9 +273,11 @@ where
             batch,
         );
         self.shards_of(0, model, &rows, local);
+        let workers = self.threads - 1;
+        spin_until(|| self.finished.load(Ordering::Acquire) >= workers || self.over.load(Ordering::Acquire));
         {
             let mut control = lock(&self.control);
-            while control.finished + 1 < self.threads && !control.failed {
+            while control.finished < workers && !control.failed {
                 control = self.done.wait(control).unwrap_or_else(PoisonError::into_inner);
             }
             if control.failed {
@@ -238,6 +293,7 @@ where
     /// Tells the workers to return.
     pub(crate) fn stop(&self) {
         lock(&self.control).stop = true;
+        self.over.store(true, Ordering::Release);
         self.start.notify_all();
     }
 }
