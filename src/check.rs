@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::loss::Loss;
+use crate::simd;
 use num_traits::Float;
 
 /// Checks that `inputs` and `targets` pair up and are not empty.
@@ -26,8 +27,17 @@ pub(crate) fn check_lengths<I, U>(
 /// `fit`'s weights after each update: 109,386), where the common case is
 /// all finite; a caller that must name a culprit searches only after this
 /// says there is one.
+/// Compiled for the widest vector registers the CPU has ([`simd::dispatch`]).
 pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
-    values.iter().fold(true, |finite, v| finite & v.is_finite())
+    struct AllFinite<'a, T>(&'a [T]);
+    impl<T: Float> simd::Kernel for AllFinite<'_, T> {
+        type Output = bool;
+        #[inline(always)]
+        fn run<I: simd::Isa>(self, _isa: I) -> bool {
+            self.0.iter().fold(true, |finite, v| finite & v.is_finite())
+        }
+    }
+    simd::dispatch(AllFinite(values))
 }
 
 /// Checks that every element of every input is finite; only a batch that

@@ -119,11 +119,14 @@ impl<const IN: usize, const OUT: usize, A: Activation, T: Float + 'static> Dense
                 T::zero(),
                 product.as_flattened_mut(),
             );
-            // Z ← Z + 1 bᵀ, A = f(Z) (in place if Z is not kept)
+            // Z ← Z + 1 bᵀ, A = f(Z) (in place if Z is not kept: each
+            // element gets f(z + b) in one pass, a new value stored whole,
+            // where `f` alone in place would leave some elements as they
+            // are, which the compiler turns into masked stores, slow on
+            // some CPUs)
             if A::DERIVATIVE_FROM_OUTPUT {
                 for a in output.iter_mut() {
-                    simd::add_assign(a, &self.bias);
-                    *a = simd::map(a, A::f);
+                    *a = simd::map2(a, &self.bias, |z, b| A::f(z + b));
                 }
             } else {
                 for (z, a) in pre_activation.iter_mut().zip(output.iter_mut()) {

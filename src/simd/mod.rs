@@ -128,6 +128,16 @@ pub(crate) fn map<T: Copy, const N: usize>(x: &[T; N], f: impl Fn(T) -> T) -> [T
     y
 }
 
+/// `[f(a₀, b₀), f(a₁, b₁), ...]`.
+#[inline(always)]
+pub(crate) fn map2<T: Copy, const N: usize>(a: &[T; N], b: &[T; N], f: impl Fn(T, T) -> T) -> [T; N] {
+    let mut y = *a;
+    for (y, &b) in y.iter_mut().zip(b) {
+        *y = f(*y, b);
+    }
+    y
+}
+
 /// `[f(a₀, b₀, c₀), f(a₁, b₁, c₁), ...]`.
 #[inline(always)]
 pub(crate) fn map3<T: Copy, const N: usize>(
