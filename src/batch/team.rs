@@ -1,7 +1,19 @@
 //! The threads of a threaded `fit` (`std`): workers that live as long as
 //! the call, each computing whole shards of every batch (`shards.rs`) with
-//! its own workspace, while the calling thread computes its own shards,
-//! adds all of them up in shard order and takes the optimizer step.
+//! its own workspace, while the calling thread computes shard 0 and then
+//! shards too, adds all of them up in shard order and takes the optimizer
+//! step.
+//!
+//! # Who computes which shard
+//!
+//! Shards 1, 2, ... of a batch go to whichever thread claims them first
+//! (an atomic counter tagged with the batch's generation, so a late worker
+//! cannot claim a shard of a batch it has not read). The calling thread
+//! waits for the shards, not for the workers: if a worker wakes late (its
+//! CPU busy, or on a virtual machine not scheduled), the calling thread
+//! computes the shard itself instead of waiting. Which thread computes a
+//! shard changes nothing in it: each shard is computed from the same rows
+//! and weights into its own buffer, and the sum is taken in shard order.
 //!
 //! # Why workers live for the whole call
 //!
@@ -70,6 +82,11 @@ fn spin_until(ready: impl Fn() -> bool) -> bool {
     }
 }
 
+/// The bits of [`Team::claims`] that count shards; shard counts are at
+/// most [`MAX_SHARDS`](super::shards), far below.
+const CLAIM_BITS: u32 = 16;
+const CLAIM_MASK: u64 = (1 << CLAIM_BITS) - 1;
+
 /// What the calling thread tells the workers.
 struct Control {
     /// Incremented for every batch handed out.
@@ -77,7 +94,7 @@ struct Control {
     /// The batch: consecutive rows, or (if `None`) the indices in `listed`.
     range: Option<Range<usize>>,
     listed: Vec<usize>,
-    /// Workers done with the current batch.
+    /// Shards of the current batch (shard 0 excepted) computed.
     finished: usize,
     /// A worker panicked (a bug, or a panicking loss of the caller's own):
     /// the calling thread stops waiting, and the scope re-raises the panic.
@@ -103,6 +120,9 @@ pub(crate) struct Team<'d, M: Model, L: Loss<M::Scalar, N>, const IN: usize, con
     /// Copies of `control`'s `generation`, `finished` and `stop || failed`,
     /// written under its lock, for waits that spin before they sleep.
     generation: AtomicU64,
+    /// The next unclaimed shard of the current batch (low 16 bits), tagged
+    /// with the batch's generation (the bits above).
+    claims: AtomicU64,
     finished: AtomicUsize,
     over: AtomicBool,
 }
@@ -149,36 +169,57 @@ where
             start: Condvar::new(),
             done: Condvar::new(),
             generation: AtomicU64::new(0),
+            claims: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
             over: AtomicBool::new(false),
         }
     }
 
-    /// The shards `s ≡ thread (mod threads)` of the batch `rows`, into the
-    /// shards' buffers (shard 0 excepted: the caller writes it itself).
-    fn shards_of(&self, thread: usize, model: &M, rows: &Rows<'_>, local: &mut Local<M, L::Target>) {
+    /// Claims shards of the batch `rows` (generation `generation`) until
+    /// none is left, computing each into its buffer and counting it
+    /// finished.
+    fn claim_shards(&self, generation: u64, model: &M, rows: &Rows<'_>, local: &mut Local<M, L::Target>) {
         let batch = rows.len();
-        let shards = shard_count(batch);
-        let first = if thread == 0 { self.threads } else { thread };
-        for s in (first..shards).step_by(self.threads) {
-            let Some(part) = self.parts.get(s - 1) else { break };
-            let mut part = lock(part);
-            let part = &mut *part;
-            part.loss = local.workspace.rows_gradient(
-                model,
-                (self.inputs, self.targets),
-                rows.part(shard_rows(batch, shards, s)),
-                &mut local.targets,
-                self.loss,
-                &mut part.grads,
-                batch,
-            );
+        let shards = shard_count(batch) as u64;
+        let mut claims = self.claims.load(Ordering::Acquire);
+        loop {
+            let shard = claims & CLAIM_MASK;
+            if claims >> CLAIM_BITS != generation || shard >= shards {
+                return;
+            }
+            if let Err(now) =
+                self.claims.compare_exchange_weak(claims, claims + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                claims = now;
+                continue;
+            }
+            let s = shard as usize;
+            if let Some(part) = self.parts.get(s - 1) {
+                let mut part = lock(part);
+                let part = &mut *part;
+                part.loss = local.workspace.rows_gradient(
+                    model,
+                    (self.inputs, self.targets),
+                    rows.part(shard_rows(batch, shards as usize, s)),
+                    &mut local.targets,
+                    self.loss,
+                    &mut part.grads,
+                    batch,
+                );
+            }
+            {
+                let mut control = lock(&self.control);
+                control.finished += 1;
+                self.finished.store(control.finished, Ordering::Release);
+            }
+            self.done.notify_all();
+            claims = self.claims.load(Ordering::Acquire);
         }
     }
 
-    /// Worker `thread` (1, 2, ...): waits for a batch, computes its shards,
-    /// reports, until [`stop`](Team::stop).
-    pub(crate) fn work(&self, thread: usize) {
+    /// A worker: waits for a batch, claims and computes shards of it,
+    /// until [`stop`](Team::stop).
+    pub(crate) fn work(&self) {
         /// Marks the team failed if the worker unwinds, so that the
         /// calling thread does not wait for it forever.
         struct Failed<'a>(&'a Mutex<Control>, &'a Condvar, &'a AtomicBool);
@@ -218,14 +259,8 @@ where
                     Some(range) => Rows::Range(range),
                     None => Rows::Listed(&listed),
                 };
-                self.shards_of(thread, &model, &rows, &mut local);
+                self.claim_shards(seen, &model, &rows, &mut local);
             }
-            {
-                let mut control = lock(&self.control);
-                control.finished += 1;
-                self.finished.store(control.finished, Ordering::Release);
-            }
-            self.done.notify_all();
         }
     }
 
@@ -247,7 +282,7 @@ where
         if shards == 1 {
             return local.gradient(model, (self.inputs, self.targets), rows, self.loss, grads);
         }
-        {
+        let generation = {
             let mut control = lock(&self.control);
             control.listed.clear();
             control.range = match &rows {
@@ -260,8 +295,10 @@ where
             control.finished = 0;
             control.generation += 1;
             self.finished.store(0, Ordering::Release);
+            self.claims.store(control.generation << CLAIM_BITS | 1, Ordering::Release);
             self.generation.store(control.generation, Ordering::Release);
-        }
+            control.generation
+        };
         self.start.notify_all();
         let mut mean = local.workspace.rows_gradient(
             model,
@@ -272,12 +309,12 @@ where
             grads,
             batch,
         );
-        self.shards_of(0, model, &rows, local);
-        let workers = self.threads - 1;
-        spin_until(|| self.finished.load(Ordering::Acquire) >= workers || self.over.load(Ordering::Acquire));
+        self.claim_shards(generation, model, &rows, local);
+        let others = shards - 1;
+        spin_until(|| self.finished.load(Ordering::Acquire) >= others || self.over.load(Ordering::Acquire));
         {
             let mut control = lock(&self.control);
-            while control.finished < workers && !control.failed {
+            while control.finished < others && !control.failed {
                 control = self.done.wait(control).unwrap_or_else(PoisonError::into_inner);
             }
             if control.failed {
@@ -333,8 +370,8 @@ where
         }
     }
     std::thread::scope(|scope| {
-        for thread in 1..team.threads {
-            scope.spawn(move || team.work(thread));
+        for _ in 1..team.threads {
+            scope.spawn(move || team.work());
         }
         let _stop = Stop(|| team.stop());
         body()
