@@ -27,7 +27,9 @@ pub(crate) fn check_lengths<I, U>(
 /// `fit`'s weights after each update: 109,386), where the common case is
 /// all finite; a caller that must name a culprit searches only after this
 /// says there is one.
-/// Compiled for the widest vector registers the CPU has ([`simd::dispatch`]).
+/// Long slices run compiled for the widest vector registers the CPU has
+/// ([`simd::dispatch`]); short ones (one sample of a small net) inline,
+/// where the dispatch would cost more than it saves.
 pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
     struct AllFinite<'a, T>(&'a [T]);
     impl<T: Float> simd::Kernel for AllFinite<'_, T> {
@@ -36,6 +38,9 @@ pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
         fn run<I: simd::Isa>(self, _isa: I) -> bool {
             self.0.iter().fold(true, |finite, v| finite & v.is_finite())
         }
+    }
+    if values.len() < 256 {
+        return simd::Kernel::run(AllFinite(values), simd::Portable);
     }
     simd::dispatch(AllFinite(values))
 }
