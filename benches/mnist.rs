@@ -70,7 +70,8 @@
 #![allow(clippy::needless_range_loop)] // the hand-written baseline indexes, as users do
 
 use std::hint::black_box;
-use std::sync::{Barrier, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::RwLock;
 
 use backprop::prelude::*;
 use backprop::PREDICT_BATCH;
@@ -604,7 +605,7 @@ fn sharded_products(
         }
         return;
     }
-    let barrier = Barrier::new(2);
+    let barrier = SpinBarrier::default();
     std::thread::scope(|scope| {
         scope.spawn(|| {
             for step in 0..steps {
@@ -622,6 +623,31 @@ fn sharded_products(
             barrier.wait();
         }
     });
+}
+
+/// A barrier for two threads that spins instead of sleeping: the waits of
+/// `sharded_products` last about one shard's products at most, and a
+/// sleeping barrier (`std::sync::Barrier`) would add the wake-up of a
+/// sleeping thread, on a VM of a halted virtual CPU, to every step of the
+/// baseline (`fit`'s threads spin before they sleep for the same reason).
+#[derive(Default)]
+struct SpinBarrier {
+    arrived: AtomicUsize,
+    generation: AtomicUsize,
+}
+
+impl SpinBarrier {
+    fn wait(&self) {
+        let generation = self.generation.load(Ordering::Acquire);
+        if self.arrived.fetch_add(1, Ordering::AcqRel) == 1 {
+            self.arrived.store(0, Ordering::Relaxed);
+            self.generation.fetch_add(1, Ordering::Release);
+        } else {
+            while self.generation.load(Ordering::Acquire) == generation {
+                std::hint::spin_loop();
+            }
+        }
+    }
 }
 
 fn mnist_train_256(c: &mut Criterion) {
