@@ -27,6 +27,7 @@ pub(crate) fn check_lengths<I, U>(
 /// `fit`'s weights after each update: 109,386), where the common case is
 /// all finite; a caller that must name a culprit searches only after this
 /// says there is one.
+///
 /// Long slices run compiled for the widest vector registers the CPU has
 /// ([`simd::dispatch`]); short ones (one sample of a small net) inline,
 /// where the dispatch would cost more than it saves.

@@ -66,18 +66,16 @@ use std::vec::Vec;
 /// How long a wait watches the atomic copies before it sleeps.
 const SPIN: Duration = Duration::from_micros(500);
 
-/// Spins until `ready()` or until [`SPIN`] has passed; whether `ready()`.
-fn spin_until(ready: impl Fn() -> bool) -> bool {
+/// Spins until `ready()` or until [`SPIN`] has passed (the caller then
+/// decides under the lock, and sleeps if it must).
+fn spin_until(ready: impl Fn() -> bool) {
     let start = Instant::now();
-    loop {
+    while start.elapsed() <= SPIN {
         for _ in 0..64 {
             if ready() {
-                return true;
+                return;
             }
             std::hint::spin_loop();
-        }
-        if start.elapsed() > SPIN {
-            return ready();
         }
     }
 }
@@ -120,11 +118,11 @@ pub(crate) struct Team<'d, M: Model, L: Loss<M::Scalar, N>, const IN: usize, con
     /// Copies of `control`'s `generation`, `finished` and `stop || failed`,
     /// written under its lock, for waits that spin before they sleep.
     generation: AtomicU64,
+    finished: AtomicUsize,
+    over: AtomicBool,
     /// The next unclaimed shard of the current batch (low 16 bits), tagged
     /// with the batch's generation (the bits above).
     claims: AtomicU64,
-    finished: AtomicUsize,
-    over: AtomicBool,
 }
 
 fn lock<V>(mutex: &Mutex<V>) -> MutexGuard<'_, V> {
@@ -169,9 +167,9 @@ where
             start: Condvar::new(),
             done: Condvar::new(),
             generation: AtomicU64::new(0),
-            claims: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
             over: AtomicBool::new(false),
+            claims: AtomicU64::new(0),
         }
     }
 

@@ -128,7 +128,8 @@ pub(crate) fn map<T: Copy, const N: usize>(x: &[T; N], f: impl Fn(T) -> T) -> [T
     y
 }
 
-/// `[f(a₀, b₀), f(a₁, b₁), ...]`.
+/// `[f(a₀, b₀), f(a₁, b₁), ...]` (the batched path's bias and activation).
+#[cfg(feature = "alloc")]
 #[inline(always)]
 pub(crate) fn map2<T: Copy, const N: usize>(a: &[T; N], b: &[T; N], f: impl Fn(T, T) -> T) -> [T; N] {
     let mut y = *a;
