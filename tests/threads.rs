@@ -152,3 +152,55 @@ fn a_diverging_threaded_fit_restores_the_weights_as_one_thread_does() {
     assert!(one.1 == two.1, "restored weights differ between 1 and 2 threads");
     assert!(one.1.iter().all(|&b| f32::from_bits(b).is_finite()), "a non-finite weight was kept");
 }
+
+/// Softmax cross-entropy that panics on the label `PANIC_LABEL` (which
+/// `check_target` lets through): a loss of the caller's own that fails
+/// inside a shard, on whichever thread computes it.
+struct PanicsOnLabel;
+
+const PANIC_LABEL: usize = 99;
+
+impl Targets<usize, f32, 5> for PanicsOnLabel {}
+
+impl Loss<f32, 5> for PanicsOnLabel {
+    type Target = usize;
+    fn loss(&self, output: &[f32; 5], target: &usize) -> f32 {
+        assert_ne!(*target, PANIC_LABEL, "the loss's own panic");
+        SoftmaxCrossEntropy.loss(output, target)
+    }
+    fn gradient(&self, output: &[f32; 5], target: &usize) -> [f32; 5] {
+        assert_ne!(*target, PANIC_LABEL, "the loss's own panic");
+        SoftmaxCrossEntropy.gradient(output, target)
+    }
+    fn check_target(&self, _target: &usize) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// A panic inside a shard (here in shard 1 of the second batch, which a
+/// worker or the calling thread may claim) ends `fit` with a panic, on 2
+/// and 3 threads, instead of leaving the calling thread waiting for a
+/// shard that never comes.
+#[test]
+fn a_panic_in_a_shard_ends_fit() {
+    for threads in [2, 3] {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = std::panic::catch_unwind(|| {
+                let mut net: Box<Wide<f32>> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(5));
+                let x = data::<f32, 96>(600, 1);
+                let mut y = labels(600, 5);
+                y[450] = PANIC_LABEL; // batch 1 (rows 256..512), shard 1 (rows 384..512)
+                let options =
+                    FitOptions { epochs: 1, batch_size: 256, shuffle: false, threads, ..Default::default() };
+                let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
+                let _ = net.fit(&x, &y, &PanicsOnLabel, &mut Adam::new(1e-3), options, &mut rng);
+            });
+            let _ = sender.send(outcome.is_err());
+        });
+        let panicked = receiver
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("{threads} threads: fit neither returned nor panicked within 120 s"));
+        assert!(panicked, "{threads} threads: fit returned although a shard's loss panicked");
+    }
+}

@@ -9,7 +9,7 @@
 //! Shards 1, 2, ... of a batch go to whichever thread claims them first
 //! (an atomic counter tagged with the batch's generation, so a late worker
 //! cannot claim a shard of a batch it has not read). The calling thread
-//! waits for the shards, not for the workers: if a worker wakes late (its
+//! waits only for shards a worker has started: if a worker wakes late (its
 //! CPU busy, or on a virtual machine not scheduled), the calling thread
 //! computes the shard itself instead of waiting. Which thread computes a
 //! shard changes nothing in it: each shard is computed from the same rows
@@ -67,7 +67,9 @@ use std::vec::Vec;
 const SPIN: Duration = Duration::from_micros(500);
 
 /// Spins until `ready()` or until [`SPIN`] has passed (the caller then
-/// decides under the lock, and sleeps if it must).
+/// decides under the lock, and sleeps if it must), yielding the CPU between
+/// rounds to any thread that can run (with more threads than cores, the
+/// ones computing shards).
 fn spin_until(ready: impl Fn() -> bool) {
     let start = Instant::now();
     while start.elapsed() <= SPIN {
@@ -77,11 +79,12 @@ fn spin_until(ready: impl Fn() -> bool) {
             }
             std::hint::spin_loop();
         }
+        std::thread::yield_now();
     }
 }
 
 /// The bits of [`Team::claims`] that count shards; shard counts are at
-/// most [`MAX_SHARDS`](super::shards), far below.
+/// most [`MAX_SHARDS`](super::shards::MAX_SHARDS), far below.
 const CLAIM_BITS: u32 = 16;
 const CLAIM_MASK: u64 = (1 << CLAIM_BITS) - 1;
 
@@ -95,7 +98,7 @@ struct Control {
     /// Shards of the current batch (shard 0 excepted) computed.
     finished: usize,
     /// A worker panicked (a bug, or a panicking loss of the caller's own):
-    /// the calling thread stops waiting, and the scope re-raises the panic.
+    /// the calling thread stops waiting, and the scope, joining it, panics.
     failed: bool,
     /// No more batches: the workers return.
     stop: bool,
@@ -175,8 +178,20 @@ where
 
     /// Claims shards of the batch `rows` (generation `generation`) until
     /// none is left, computing each into its buffer and counting it
-    /// finished.
-    fn claim_shards(&self, generation: u64, model: &M, rows: &Rows<'_>, local: &mut Local<M, L::Target>) {
+    /// finished: with `model` (the calling thread) or with the snapshot
+    /// (a worker), read only once a shard is claimed, so a worker that
+    /// finds nothing left does not hold up the next step's
+    /// [`save`](Snapshot::save). A claim of generation `g` means the
+    /// snapshot holds `g`'s weights: `fit` saves them before it hands the
+    /// batch out, and cannot save the next before every claimed shard of
+    /// `g` is counted.
+    fn claim_shards(
+        &self,
+        generation: u64,
+        model: Option<&M>,
+        rows: &Rows<'_>,
+        local: &mut Local<M, L::Target>,
+    ) {
         let batch = rows.len();
         let shards = shard_count(batch) as u64;
         let mut claims = self.claims.load(Ordering::Acquire);
@@ -192,8 +207,16 @@ where
                 continue;
             }
             let s = shard as usize;
-            if let Some(part) = self.parts.get(s - 1) {
-                let mut part = lock(part);
+            {
+                let snapshot;
+                let model = match model {
+                    Some(model) => model,
+                    None => {
+                        snapshot = self.snapshot.read().unwrap_or_else(PoisonError::into_inner);
+                        &**snapshot
+                    }
+                };
+                let mut part = lock(&self.parts[s - 1]);
                 let part = &mut *part;
                 part.loss = local.workspace.rows_gradient(
                     model,
@@ -205,12 +228,17 @@ where
                     batch,
                 );
             }
-            {
+            let all = {
                 let mut control = lock(&self.control);
                 control.finished += 1;
                 self.finished.store(control.finished, Ordering::Release);
+                control.finished as u64 + 1 == shards
+            };
+            // Only the calling thread waits for `finished`, and only for
+            // the last shard.
+            if all && model.is_none() {
+                self.done.notify_all();
             }
-            self.done.notify_all();
             claims = self.claims.load(Ordering::Acquire);
         }
     }
@@ -224,8 +252,10 @@ where
         impl Drop for Failed<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
-                    lock(self.0).failed = true;
+                    let mut control = lock(self.0);
+                    control.failed = true;
                     self.2.store(true, Ordering::Release);
+                    drop(control);
                     self.1.notify_all();
                 }
             }
@@ -251,14 +281,11 @@ where
                 listed.extend_from_slice(&control.listed);
                 control.range.clone()
             };
-            {
-                let model = self.snapshot.read().unwrap_or_else(PoisonError::into_inner);
-                let rows = match range {
-                    Some(range) => Rows::Range(range),
-                    None => Rows::Listed(&listed),
-                };
-                self.claim_shards(seen, &model, &rows, &mut local);
-            }
+            let rows = match range {
+                Some(range) => Rows::Range(range),
+                None => Rows::Listed(&listed),
+            };
+            self.claim_shards(seen, None, &rows, &mut local);
         }
     }
 
@@ -307,7 +334,7 @@ where
             grads,
             batch,
         );
-        self.claim_shards(generation, model, &rows, local);
+        self.claim_shards(generation, Some(model), &rows, local);
         let others = shards - 1;
         spin_until(|| self.finished.load(Ordering::Acquire) >= others || self.over.load(Ordering::Acquire));
         {
@@ -327,8 +354,11 @@ where
 
     /// Tells the workers to return.
     pub(crate) fn stop(&self) {
-        lock(&self.control).stop = true;
-        self.over.store(true, Ordering::Release);
+        {
+            let mut control = lock(&self.control);
+            control.stop = true;
+            self.over.store(true, Ordering::Release);
+        }
         self.start.notify_all();
     }
 }
