@@ -17,8 +17,8 @@ use crate::model::Model;
 /// memory they are packed from differs), and is faster where packing the
 /// weights is a noticeable part of each product: on the W3 net
 /// (784-128-64-10) 4–12% at 64 rows, level at 256 (`benches/README.md`, W5
-/// and `mnist_freeze`). Making one costs a pass over the weights (about
-/// 0.2 ms for the W3 net's 109,386) and memory for one more copy of every
+/// and `mnist_freeze`). Making one costs a pass over the weights (46–66 µs
+/// for the W3 net's 109,386) and memory for one more copy of every
 /// dense layer's weights. The model is owned, so the copy cannot go stale:
 /// to change the weights, take the model back with
 /// [`into_inner`](Frozen::into_inner).

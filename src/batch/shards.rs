@@ -23,7 +23,8 @@
 //!
 //! A thread computes whole shards (the calling thread shard 0, the others
 //! whichever thread claims them first, `team.rs`), every `g_s` comes from
-//! the same code on the same rows whichever thread runs it, and one thread adds them up in shard order.
+//! the same code on the same rows whichever thread runs it, and one thread
+//! adds them up in shard order.
 //! So the result does not depend on the number of threads: one thread
 //! computes the same shards one after the other. A batch of at most 128 rows
 //! is one shard: the unsharded batched gradient, the bits of
