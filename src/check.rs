@@ -49,7 +49,15 @@ pub(crate) fn all_finite<T: Float>(values: &[T]) -> bool {
 /// Checks that every element of every input is finite; only a batch that
 /// fails is searched for the first culprit, to name it.
 pub(crate) fn check_inputs<T: Float, const IN: usize>(inputs: &[[T; IN]]) -> Result<(), Error> {
-    if all_finite(inputs.as_flattened()) {
+    name_non_finite(inputs, all_finite(inputs.as_flattened()))
+}
+
+/// [`check_inputs`] once the inputs have been scanned (`finite`: whether
+/// [`all_finite`] holds for all of them, a scan a threaded `fit` shares
+/// among its threads): searches for the first culprit only if the scan
+/// found one.
+pub(crate) fn name_non_finite<T: Float, const IN: usize>(inputs: &[[T; IN]], finite: bool) -> Result<(), Error> {
+    if finite {
         return Ok(());
     }
     for (sample, x) in inputs.iter().enumerate() {
@@ -78,6 +86,18 @@ pub(crate) fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N
     targets: &[L::Target],
     what: &'static str,
 ) -> Result<(), Error> {
+    check_data_scanned(loss, inputs, targets, what, |inputs| all_finite(inputs.as_flattened()))
+}
+
+/// [`check_data`], with `scan` telling whether all inputs are finite (a
+/// threaded `fit` shares that pass over the data among its threads).
+pub(crate) fn check_data_scanned<T: Float, const IN: usize, const N: usize, L: Loss<T, N>>(
+    loss: &L,
+    inputs: &[[T; IN]],
+    targets: &[L::Target],
+    what: &'static str,
+    scan: impl FnOnce(&[[T; IN]]) -> bool,
+) -> Result<(), Error> {
     let (inputs_name, targets_name) = if what == "validation data" {
         ("validation inputs", "validation targets")
     } else {
@@ -87,7 +107,7 @@ pub(crate) fn check_data<T: Float, const IN: usize, const N: usize, L: Loss<T, N
         Error::EmptyData { .. } => Error::EmptyData { what },
         e => e,
     })?;
-    check_inputs(inputs).map_err(|e| e.in_data(what))?;
+    name_non_finite(inputs, scan(inputs)).map_err(|e| e.in_data(what))?;
     check_targets(loss, targets).map_err(|e| e.in_data(what))
 }
 

@@ -130,6 +130,49 @@ fn zero_threads_is_an_error() {
     assert!(bits(&net) == before, "a refused fit changed the weights");
 }
 
+/// A threaded `fit` shares the pass over the inputs' values among its
+/// threads (each scans a part): a non-finite value in any part, or in
+/// several, is the error one thread reports, naming the first culprit, and
+/// nothing is trained. The error order is kept too: mismatched lengths are
+/// reported before a non-finite input.
+#[test]
+fn a_threaded_fit_finds_a_non_finite_input_in_any_threads_part() {
+    let (clean, y) = (data::<f32, 96>(600, 1), labels(600, 5));
+    // Rows in the first, second and third of three parts, and two at once.
+    let cases: [&[(usize, usize)]; 5] = [&[(3, 7)], &[(299, 95)], &[(599, 0)], &[(450, 2), (200, 9)], &[]];
+    for culprits in cases {
+        let mut x = clean.clone();
+        for (k, &(row, col)) in culprits.iter().enumerate() {
+            x[row][col] = if k == 0 { f32::NAN } else { f32::INFINITY };
+        }
+        let run = |threads: usize, targets: &[usize]| {
+            let mut net: Box<Wide<f32>> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(5));
+            let before = bits(&*net);
+            let options = FitOptions { epochs: 1, batch_size: 256, threads, ..Default::default() };
+            let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
+            let result = net.fit(&x, targets, &SoftmaxCrossEntropy, &mut Adam::new(1e-3), options, &mut rng);
+            let error = result.err().map(|e| format!("{}", e.error));
+            (error, bits(&*net) == before)
+        };
+        let one = run(1, &y);
+        let first = culprits.iter().map(|&(row, _)| row).min();
+        match first {
+            Some(row) => {
+                let error = one.0.clone().unwrap_or_default();
+                assert!(error.contains(&format!("sample {row} of")), "culprits {culprits:?}: {error}");
+                assert!(one.1, "a refused fit changed the weights");
+            }
+            None => assert_eq!(one.0, None, "clean data refused"),
+        }
+        for threads in [2, 3] {
+            assert_eq!(run(threads, &y), one, "culprits {culprits:?}, {threads} threads");
+            let short = run(threads, &y[..599]);
+            assert_eq!(short, run(1, &y[..599]), "culprits {culprits:?}, {threads} threads, 599 targets");
+            assert!(short.0.unwrap_or_default().contains("599"), "lengths not reported first");
+        }
+    }
+}
+
 /// A step that leaves a weight non-finite is undone from the same copy of
 /// the weights with threads as without (the team's snapshot).
 #[test]

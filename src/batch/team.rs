@@ -52,6 +52,7 @@ extern crate std;
 
 use super::shards::{add_part, boxed_copy, copy_params, shard_count, shard_rows, Local, Part, Snapshot};
 use super::workspace::Rows;
+use crate::check::all_finite;
 use crate::loss::Loss;
 use crate::model::Model;
 use crate::params::Params;
@@ -102,6 +103,10 @@ struct Control {
     failed: bool,
     /// No more batches: the workers return.
     stop: bool,
+    /// Workers that have scanned their part of the inputs
+    /// ([`Team::inputs_finite`]), and whether all of those were finite.
+    scanned: usize,
+    finite: bool,
 }
 
 /// The shared state of a threaded `fit`.
@@ -118,11 +123,13 @@ pub(crate) struct Team<'d, M: Model, L: Loss<M::Scalar, N>, const IN: usize, con
     control: Mutex<Control>,
     start: Condvar,
     done: Condvar,
-    /// Copies of `control`'s `generation`, `finished` and `stop || failed`,
-    /// written under its lock, for waits that spin before they sleep.
+    /// Copies of `control`'s `generation`, `finished`, `stop || failed` and
+    /// `scanned`, written under its lock, for waits that spin before they
+    /// sleep.
     generation: AtomicU64,
     finished: AtomicUsize,
     over: AtomicBool,
+    scanned: AtomicUsize,
     /// The next unclaimed shard of the current batch (low 16 bits), tagged
     /// with the batch's generation (the bits above).
     claims: AtomicU64,
@@ -158,6 +165,8 @@ where
             finished: 0,
             failed: false,
             stop: false,
+            scanned: 0,
+            finite: true,
         };
         Team {
             inputs,
@@ -172,8 +181,36 @@ where
             generation: AtomicU64::new(0),
             finished: AtomicUsize::new(0),
             over: AtomicBool::new(false),
+            scanned: AtomicUsize::new(0),
             claims: AtomicU64::new(0),
         }
+    }
+
+    /// The rows of the inputs that thread `t` scans: the `t`-th of
+    /// `threads` equal parts.
+    fn scan_part(&self, t: usize) -> &'d [[T; IN]] {
+        let rows = |t: usize| t * self.inputs.len() / self.threads;
+        self.inputs.get(rows(t)..rows(t + 1)).unwrap_or(&[])
+    }
+
+    /// Whether all the inputs are finite ([`all_finite`]), the pass shared
+    /// among the threads: the calling thread scans the first part while
+    /// each worker scans its own as it starts.
+    ///
+    /// `fit` checks its data before the first step, and on the W3 bench's
+    /// 4096 rows this pass over 12.8 MB took 1.0–1.35 ms on one thread,
+    /// longer than a step; a worker's start (0.1–0.2 ms) overlaps it.
+    pub(crate) fn inputs_finite(&self) -> bool {
+        let mine = all_finite(self.scan_part(0).as_flattened());
+        let others = self.threads - 1;
+        spin_until(|| self.scanned.load(Ordering::Acquire) >= others || self.over.load(Ordering::Acquire));
+        let mut control = lock(&self.control);
+        while control.scanned < others && !control.failed {
+            control = self.done.wait(control).unwrap_or_else(PoisonError::into_inner);
+        }
+        // A failed worker's part counts as not scanned: the caller then
+        // searches all inputs itself.
+        mine && control.finite && !control.failed
     }
 
     /// Claims shards of the batch `rows` (generation `generation`) until
@@ -243,9 +280,10 @@ where
         }
     }
 
-    /// A worker: waits for a batch, claims and computes shards of it,
-    /// until [`stop`](Team::stop).
-    pub(crate) fn work(&self) {
+    /// Worker `t` (1, 2, ...): scans its part of the inputs
+    /// ([`inputs_finite`](Team::inputs_finite)), then waits for a batch,
+    /// claims and computes shards of it, until [`stop`](Team::stop).
+    pub(crate) fn work(&self, t: usize) {
         /// Marks the team failed if the worker unwinds, so that the
         /// calling thread does not wait for it forever.
         struct Failed<'a>(&'a Mutex<Control>, &'a Condvar, &'a AtomicBool);
@@ -261,6 +299,14 @@ where
             }
         }
         let _failed = Failed(&self.control, &self.done, &self.over);
+        let finite = all_finite(self.scan_part(t).as_flattened());
+        {
+            let mut control = lock(&self.control);
+            control.scanned += 1;
+            control.finite &= finite;
+            self.scanned.store(control.scanned, Ordering::Release);
+        }
+        self.done.notify_all();
         let mut local = Local::<M, L::Target>::new();
         let mut listed: Vec<usize> = Vec::new();
         let mut seen = 0;
@@ -398,8 +444,8 @@ where
         }
     }
     std::thread::scope(|scope| {
-        for _ in 1..team.threads {
-            scope.spawn(move || team.work());
+        for t in 1..team.threads {
+            scope.spawn(move || team.work(t));
         }
         let _stop = Stop(|| team.stop());
         body()

@@ -15,7 +15,7 @@ use super::schedule::{EarlyStopping, Schedule};
 use super::shuffle::fisher_yates;
 use crate::batch::shards::{boxed_copy, copy_params, Local, Snapshot};
 use crate::batch::Rows;
-use crate::check::{check_batch_size, check_data};
+use crate::check::{check_batch_size, check_data, check_data_scanned};
 use crate::error::{Divergence, Error};
 use crate::infer::{check_finite_output, finite_loss};
 use crate::loss::Loss;
@@ -102,12 +102,15 @@ fn all_finite<M: Params>(model: &M) -> bool {
 /// Every check `fit` makes before its first step: the data sets, the batch
 /// size, the optimizer's and the options' settings, and the learning rate
 /// the schedule gives every epoch, in the model's scalar type.
+/// `scan` tells whether all training inputs are finite (on one thread, or
+/// shared among a threaded `fit`'s threads).
 fn check_everything<M, T, L, O, const IN: usize, const N: usize>(
     inputs: &[[T; IN]],
     targets: &[L::Target],
     loss: &L,
     optimizer: &O,
     options: &FitOptions<'_, T, IN, L::Target>,
+    scan: impl FnOnce(&[[T; IN]]) -> bool,
 ) -> Result<(), Error>
 where
     M: Model<Input = [T; IN], Output = [T; N]> + Params<Scalar = T>,
@@ -115,7 +118,7 @@ where
     L: Loss<T, N>,
     O: Optimizer<M>,
 {
-    check_data(loss, inputs, targets, "training data")?;
+    check_data_scanned(loss, inputs, targets, "training data", scan)?;
     if let Some((x, t)) = options.validation {
         check_data(loss, x, t, "validation data")?;
     }
@@ -196,11 +199,6 @@ where
 {
     let mut history =
         History { epochs: Vec::with_capacity(options.epochs), best_epoch: 0, stopped: StopReason::Completed };
-    // Check everything before touching the model.
-    if let Err(error) = check_everything(inputs, targets, loss, optimizer, &options) {
-        history.stopped = StopReason::Failed;
-        return Err(FitError { error, history });
-    }
     let mut local = Local::<M, L::Target>::new();
     #[cfg(feature = "std")]
     {
@@ -211,6 +209,13 @@ where
             let threads = options.threads.min(crate::batch::shards::shard_count(largest));
             let team = Team::new(model, (inputs, targets), loss, threads, largest);
             return with_team(&team, || {
+                // Check everything before touching the model; the threads
+                // share the pass over the inputs' values.
+                let scan = |_: &[[T; IN]]| team.inputs_finite();
+                if let Err(error) = check_everything(inputs, targets, loss, optimizer, &options, scan) {
+                    history.stopped = StopReason::Failed;
+                    return Err(FitError { error, history });
+                }
                 let mut gradient =
                     |model: &M, rows: Rows<'_>, grads: &mut M| team.gradient(&mut local, model, rows, grads);
                 // The team's snapshot of the weights, which its workers read,
@@ -231,6 +236,12 @@ where
                 )
             });
         }
+    }
+    // Check everything before touching the model.
+    let scan = |inputs: &[[T; IN]]| crate::check::all_finite(inputs.as_flattened());
+    if let Err(error) = check_everything(inputs, targets, loss, optimizer, &options, scan) {
+        history.stopped = StopReason::Failed;
+        return Err(FitError { error, history });
     }
     let mut gradient = |model: &M, rows: Rows<'_>, grads: &mut M| {
         local.gradient(model, (inputs, targets), rows, loss, grads)
