@@ -56,7 +56,10 @@ pub(crate) fn check_inputs<T: Float, const IN: usize>(inputs: &[[T; IN]]) -> Res
 /// [`all_finite`] holds for all of them, a scan a threaded `fit` shares
 /// among its threads): searches for the first culprit only if the scan
 /// found one.
-pub(crate) fn name_non_finite<T: Float, const IN: usize>(inputs: &[[T; IN]], finite: bool) -> Result<(), Error> {
+pub(crate) fn name_non_finite<T: Float, const IN: usize>(
+    inputs: &[[T; IN]],
+    finite: bool,
+) -> Result<(), Error> {
     if finite {
         return Ok(());
     }

@@ -40,6 +40,13 @@
 //! is lost). Waits longer than that (an epoch's end, a validation pass, a
 //! callback) sleep as before.
 //!
+//! # The check of the data
+//!
+//! Before the first step `fit` checks that every input is finite, a pass
+//! over the whole data set that can take longer than a step. The workers
+//! start with it: each scans its part of the inputs while the calling
+//! thread scans the first ([`Team::inputs_finite`]).
+//!
 //! # What the workers see
 //!
 //! The data set, the loss and the shards' gradient buffers are shared for

@@ -71,7 +71,8 @@ pub struct FitOptions<'a, T, const IN: usize, Target> {
     /// same shards (at most 8) whatever the number of threads, and their
     /// gradients are added in the same order (see [`crate::batch`]), so 1,
     /// 2 or 3 threads give the same bits. No more threads are started than
-    /// the largest batch has shards. Without the `std` feature the shards run
+    /// the largest batch has shards; they also share the check that every
+    /// training input is finite. Without the `std` feature the shards run
     /// one after the other on the calling thread. The per-sample path
     /// (nets too narrow for the batched path) runs on one thread.
     pub threads: usize,
