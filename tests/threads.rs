@@ -131,32 +131,27 @@ fn zero_threads_is_an_error() {
 }
 
 /// A threaded `fit` shares the pass over the inputs' values among its
-/// threads (each scans a part): a non-finite value in any part, or in
-/// several, is the error one thread reports, naming the first culprit, and
-/// nothing is trained. The error order is kept too: mismatched lengths are
-/// reported before a non-finite input.
+/// threads (they claim parts of it: 8 with 2 threads, 12 with 3): a
+/// non-finite value in any part, on a boundary between parts, or in several
+/// parts, is the error one thread reports, naming the first culprit, and
+/// nothing is trained. 601 rows in batches of 600 (5 shards, so 3 threads
+/// run as 3) do not divide evenly among the parts.
 #[test]
-fn a_threaded_fit_finds_a_non_finite_input_in_any_threads_part() {
-    let (clean, y) = (data::<f32, 96>(600, 1), labels(600, 5));
-    // Rows in the first, second and third of three parts, and two at once.
-    let cases: [&[(usize, usize)]; 5] = [&[(3, 7)], &[(299, 95)], &[(599, 0)], &[(450, 2), (200, 9)], &[]];
+fn a_threaded_fit_finds_a_non_finite_input_in_any_part() {
+    let (clean, y) = (data::<f32, 96>(601, 1), labels(601, 5));
+    let mut cases: Vec<Vec<usize>> = [0, 3, 49, 50, 75, 76, 199, 200, 299, 300, 399, 400, 550, 600]
+        .into_iter()
+        .map(|row| vec![row])
+        .collect();
+    cases.extend([vec![450, 200], vec![600, 1], vec![]]);
+    let options = |threads| FitOptions { epochs: 1, batch_size: 600, threads, ..Default::default() };
     for culprits in cases {
         let mut x = clean.clone();
-        for (k, &(row, col)) in culprits.iter().enumerate() {
-            x[row][col] = if k == 0 { f32::NAN } else { f32::INFINITY };
+        for (k, &row) in culprits.iter().enumerate() {
+            x[row][(row * 13) % 96] = if k == 0 { f32::NAN } else { f32::INFINITY };
         }
-        let run = |threads: usize, targets: &[usize]| {
-            let mut net: Box<Wide<f32>> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(5));
-            let before = bits(&*net);
-            let options = FitOptions { epochs: 1, batch_size: 256, threads, ..Default::default() };
-            let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
-            let result = net.fit(&x, targets, &SoftmaxCrossEntropy, &mut Adam::new(1e-3), options, &mut rng);
-            let error = result.err().map(|e| format!("{}", e.error));
-            (error, bits(&*net) == before)
-        };
-        let one = run(1, &y);
-        let first = culprits.iter().map(|&(row, _)| row).min();
-        match first {
+        let one = refused(&x, &y, options(1));
+        match culprits.iter().min() {
             Some(row) => {
                 let error = one.0.clone().unwrap_or_default();
                 assert!(error.contains(&format!("sample {row} of")), "culprits {culprits:?}: {error}");
@@ -165,12 +160,55 @@ fn a_threaded_fit_finds_a_non_finite_input_in_any_threads_part() {
             None => assert_eq!(one.0, None, "clean data refused"),
         }
         for threads in [2, 3] {
-            assert_eq!(run(threads, &y), one, "culprits {culprits:?}, {threads} threads");
-            let short = run(threads, &y[..599]);
-            assert_eq!(short, run(1, &y[..599]), "culprits {culprits:?}, {threads} threads, 599 targets");
-            assert!(short.0.unwrap_or_default().contains("599"), "lengths not reported first");
+            assert_eq!(refused(&x, &y, options(threads)), one, "culprits {culprits:?}, {threads} threads");
         }
     }
+}
+
+/// A threaded `fit` makes its checks in the one-thread order: a non-finite
+/// input comes after mismatched lengths and before bad targets, bad
+/// validation data and bad settings; each of those alone is refused as on
+/// one thread, with the weights untouched.
+#[test]
+fn a_threaded_fit_reports_the_first_failed_check_as_one_thread_does() {
+    let (clean, y) = (data::<f32, 96>(600, 1), labels(600, 5));
+    let mut nan = clean.clone();
+    nan[450][3] = f32::NAN;
+    let mut bad_label = y.clone();
+    bad_label[10] = 7; // 5 classes
+    let mut bad_validation = clean[..20].to_vec();
+    bad_validation[4][0] = f32::INFINITY;
+    let valid = (&bad_validation[..], &y[..20]);
+    let base = |threads| FitOptions { epochs: 1, batch_size: 256, threads, ..Default::default() };
+    for threads in [2, 3] {
+        for (x, non_finite) in [(&clean, false), (&nan, true)] {
+            let cases: [(&str, &[usize], FitOptions<'_, f32, 96, usize>); 5] = [
+                ("599 targets", &y[..599], base(threads)),
+                ("a label out of range", &bad_label, base(threads)),
+                ("non-finite validation data", &y, FitOptions { validation: Some(valid), ..base(threads) }),
+                ("a negative clipping norm", &y, FitOptions { clip: Clip::Norm(-1.0), ..base(threads) }),
+                ("valid", &y, base(threads)),
+            ];
+            for (what, targets, options) in cases {
+                let one = refused(x, targets, FitOptions { threads: 1, ..options });
+                let many = refused(x, targets, options);
+                assert_eq!(many, one, "{what}, {threads} threads, non-finite input: {non_finite}");
+                let expect_input_error = non_finite && what != "599 targets";
+                let error = one.0.unwrap_or_default();
+                assert_eq!(error.contains("sample 450 of"), expect_input_error, "{what}: {error}");
+            }
+        }
+    }
+}
+
+/// `fit` of a fresh wide net on `x` and `targets`: its error, if refused
+/// (as text), and whether the weights are unchanged.
+fn refused(x: &[[f32; 96]], targets: &[usize], options: FitOptions<'_, f32, 96, usize>) -> (Option<String>, bool) {
+    let mut net: Box<Wide<f32>> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(5));
+    let before = bits(&*net);
+    let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
+    let result = net.fit(x, targets, &SoftmaxCrossEntropy, &mut Adam::new(1e-3), options, &mut rng);
+    (result.err().map(|e| format!("{}", e.error)), bits(&*net) == before)
 }
 
 /// A step that leaves a weight non-finite is undone from the same copy of

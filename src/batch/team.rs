@@ -34,7 +34,8 @@
 //! two batches a worker waits only as long as the calling thread's serial
 //! part of a step (adding the shards, the optimizer step, the snapshot), and
 //! the calling thread waits for the workers only as long as their shards
-//! take longer than its own. So every wait first watches an atomic copy of
+//! (or, before the first step, their parts of the check of the data) take
+//! longer than its own. So every wait first watches an atomic copy of
 //! what it waits for, for up to [`SPIN`], and only then sleeps on the
 //! condition variable (which the mutex-guarded value decides, so no wake-up
 //! is lost). Waits longer than that (an epoch's end, a validation pass, a
@@ -43,9 +44,13 @@
 //! # The check of the data
 //!
 //! Before the first step `fit` checks that every input is finite, a pass
-//! over the whole data set that can take as long as a step. The workers
-//! start with it: each scans its part of the inputs while the calling
-//! thread scans the first ([`Team::inputs_finite`]).
+//! over the whole data set that can take as long as a step. The threads
+//! share it as they share shards: the inputs are cut into
+//! [`SCAN_PARTS_PER_THREAD`] parts per thread, which the calling thread
+//! and the workers (as they start) claim one at a time
+//! ([`Team::inputs_finite`]), so a worker that starts late leaves its parts
+//! to the calling thread. `fit` makes every other check first, so a call
+//! refused for another reason starts no thread.
 //!
 //! # What the workers see
 //!
@@ -96,6 +101,11 @@ fn spin_until(ready: impl Fn() -> bool) {
 const CLAIM_BITS: u32 = 16;
 const CLAIM_MASK: u64 = (1 << CLAIM_BITS) - 1;
 
+/// Parts per thread of the scan of the inputs for non-finite values
+/// ([`Team::inputs_finite`]): several, so that a worker that starts late
+/// leaves some of its share to the calling thread.
+const SCAN_PARTS_PER_THREAD: usize = 4;
+
 /// What the calling thread tells the workers.
 struct Control {
     /// Incremented for every batch handed out.
@@ -110,8 +120,8 @@ struct Control {
     failed: bool,
     /// No more batches: the workers return.
     stop: bool,
-    /// Workers that have scanned their part of the inputs
-    /// ([`Team::inputs_finite`]), and whether all of those were finite.
+    /// Parts of the inputs scanned ([`Team::inputs_finite`]), and whether
+    /// all of those were finite.
     scanned: usize,
     finite: bool,
 }
@@ -137,6 +147,8 @@ pub(crate) struct Team<'d, M: Model, L: Loss<M::Scalar, N>, const IN: usize, con
     finished: AtomicUsize,
     over: AtomicBool,
     scanned: AtomicUsize,
+    /// The next unclaimed part of the inputs' scan.
+    scan_claims: AtomicUsize,
     /// The next unclaimed shard of the current batch (low 16 bits), tagged
     /// with the batch's generation (the bits above).
     claims: AtomicU64,
@@ -189,36 +201,61 @@ where
             finished: AtomicUsize::new(0),
             over: AtomicBool::new(false),
             scanned: AtomicUsize::new(0),
+            scan_claims: AtomicUsize::new(0),
             claims: AtomicU64::new(0),
         }
     }
 
-    /// The rows of the inputs that thread `t` scans: the `t`-th of
-    /// `threads` equal parts.
-    fn scan_part(&self, t: usize) -> &'d [[T; IN]] {
-        let rows = |t: usize| t * self.inputs.len() / self.threads;
-        self.inputs.get(rows(t)..rows(t + 1)).unwrap_or(&[])
+    /// The number of parts the inputs' scan is cut into.
+    fn scan_parts(&self) -> usize {
+        self.threads * SCAN_PARTS_PER_THREAD
+    }
+
+    /// Claims parts of the inputs' scan until none is left, scanning each
+    /// ([`all_finite`]) and counting it. A part that does not exist (which
+    /// only a bug could ask for) counts as not finite, so that the caller
+    /// searches all inputs itself rather than miss one.
+    fn claim_scans(&self) {
+        let parts = self.scan_parts();
+        let rows = |p: usize| p * self.inputs.len() / parts;
+        loop {
+            let p = self.scan_claims.fetch_add(1, Ordering::AcqRel);
+            if p >= parts {
+                return;
+            }
+            let finite =
+                self.inputs.get(rows(p)..rows(p + 1)).is_some_and(|part| all_finite(part.as_flattened()));
+            let mut control = lock(&self.control);
+            control.scanned += 1;
+            control.finite &= finite;
+            self.scanned.store(control.scanned, Ordering::Release);
+            if control.scanned == parts {
+                drop(control);
+                self.done.notify_all();
+            }
+        }
     }
 
     /// Whether all the inputs are finite ([`all_finite`]), the pass shared
-    /// among the threads: the calling thread scans the first part while
-    /// each worker scans its own as it starts.
+    /// among the threads: the calling thread and the workers (as they
+    /// start) claim its parts, and the calling thread then waits only for
+    /// parts a worker has claimed.
     ///
-    /// `fit` checks its data before the first step, and on the W3 bench's
-    /// 4096 rows this pass over 12.8 MB took 1.0–1.35 ms on one thread,
-    /// as long as a two-thread step; shared, each thread scans a part, and
-    /// a worker's start overlaps the calling thread's part.
+    /// On the W3 bench's 4096 rows this pass over 12.8 MB took 1.0–1.35 ms
+    /// on one thread, as long as a two-thread step; shared, each thread
+    /// scans part of it, and a worker's start overlaps the calling
+    /// thread's parts.
     pub(crate) fn inputs_finite(&self) -> bool {
-        let mine = all_finite(self.scan_part(0).as_flattened());
-        let others = self.threads - 1;
-        spin_until(|| self.scanned.load(Ordering::Acquire) >= others || self.over.load(Ordering::Acquire));
+        self.claim_scans();
+        let parts = self.scan_parts();
+        spin_until(|| self.scanned.load(Ordering::Acquire) >= parts || self.over.load(Ordering::Acquire));
         let mut control = lock(&self.control);
-        while control.scanned < others && !control.failed {
+        while control.scanned < parts && !control.failed {
             control = self.done.wait(control).unwrap_or_else(PoisonError::into_inner);
         }
         // A failed worker's part counts as not scanned: the caller then
         // searches all inputs itself.
-        mine && control.finite && !control.failed
+        control.finite && !control.failed
     }
 
     /// Claims shards of the batch `rows` (generation `generation`) until
@@ -288,10 +325,10 @@ where
         }
     }
 
-    /// Worker `t` (1, 2, ...): scans its part of the inputs
+    /// A worker: claims parts of the inputs' scan
     /// ([`inputs_finite`](Team::inputs_finite)), then waits for a batch,
     /// claims and computes shards of it, until [`stop`](Team::stop).
-    pub(crate) fn work(&self, t: usize) {
+    pub(crate) fn work(&self) {
         /// Marks the team failed if the worker unwinds, so that the
         /// calling thread does not wait for it forever.
         struct Failed<'a>(&'a Mutex<Control>, &'a Condvar, &'a AtomicBool);
@@ -307,14 +344,7 @@ where
             }
         }
         let _failed = Failed(&self.control, &self.done, &self.over);
-        let finite = all_finite(self.scan_part(t).as_flattened());
-        {
-            let mut control = lock(&self.control);
-            control.scanned += 1;
-            control.finite &= finite;
-            self.scanned.store(control.scanned, Ordering::Release);
-        }
-        self.done.notify_all();
+        self.claim_scans();
         let mut local = Local::<M, L::Target>::new();
         let mut listed: Vec<usize> = Vec::new();
         let mut seen = 0;
@@ -452,8 +482,8 @@ where
         }
     }
     std::thread::scope(|scope| {
-        for t in 1..team.threads {
-            scope.spawn(move || team.work(t));
+        for _ in 1..team.threads {
+            scope.spawn(move || team.work());
         }
         let _stop = Stop(|| team.stop());
         body()

@@ -204,16 +204,23 @@ where
     #[cfg(feature = "std")]
     {
         let largest = options.batch_size.min(inputs.len());
-        if options.threads > 1 && crate::batch::shards::shard_count(largest) > 1 && M::uses_gemm(largest) {
+        let threaded =
+            options.threads > 1 && crate::batch::shards::shard_count(largest) > 1 && M::uses_gemm(largest);
+        // Every check but the pass over the training inputs' values, which
+        // the threads share once they are started; a call refused for
+        // another reason starts none (it is refused below, by the checks in
+        // their order).
+        if threaded && check_everything(inputs, targets, loss, optimizer, &options, |_| true).is_ok() {
             use crate::batch::team::{with_team, Team};
             // More threads than the largest batch has shards would only wait.
             let threads = options.threads.min(crate::batch::shards::shard_count(largest));
             let team = Team::new(model, (inputs, targets), loss, threads, largest);
             return with_team(&team, || {
-                // Check everything before touching the model; the threads
-                // share the pass over the inputs' values.
-                let scan = |_: &[[T; IN]]| team.inputs_finite();
-                if let Err(error) = check_everything(inputs, targets, loss, optimizer, &options, scan) {
+                // Everything else passed, so a non-finite input is the
+                // error the checks in order would report.
+                let finite = team.inputs_finite();
+                let checked = crate::check::name_non_finite(inputs, finite);
+                if let Err(error) = checked.map_err(|e| e.in_data("training data")) {
                     history.stopped = StopReason::Failed;
                     return Err(FitError { error, history });
                 }
