@@ -203,7 +203,11 @@ fn a_threaded_fit_reports_the_first_failed_check_as_one_thread_does() {
 
 /// `fit` of a fresh wide net on `x` and `targets`: its error, if refused
 /// (as text), and whether the weights are unchanged.
-fn refused(x: &[[f32; 96]], targets: &[usize], options: FitOptions<'_, f32, 96, usize>) -> (Option<String>, bool) {
+fn refused(
+    x: &[[f32; 96]],
+    targets: &[usize],
+    options: FitOptions<'_, f32, 96, usize>,
+) -> (Option<String>, bool) {
     let mut net: Box<Wide<f32>> = Model::init(&mut Xoshiro128PlusPlus::seed_from_u64(5));
     let before = bits(&*net);
     let mut rng = Xoshiro128PlusPlus::seed_from_u64(9);
