@@ -100,11 +100,15 @@ fn all_finite<M: Params>(model: &M) -> bool {
     finite
 }
 
+/// How errors name the training data set.
+const TRAINING_DATA: &str = "training data";
+
 /// Every check `fit` makes before its first step: the data sets, the batch
 /// size, the optimizer's and the options' settings, and the learning rate
 /// the schedule gives every epoch, in the model's scalar type.
-/// `scan` tells whether all training inputs are finite (on one thread, or
-/// shared among a threaded `fit`'s threads).
+/// `scan` tells whether all training inputs are finite: the pass on this
+/// thread, or `true` where a threaded `fit` makes that pass afterwards on
+/// its threads ([`TRAINING_DATA`]'s inputs, named the same way).
 fn check_everything<M, T, L, O, const IN: usize, const N: usize>(
     inputs: &[[T; IN]],
     targets: &[L::Target],
@@ -119,7 +123,7 @@ where
     L: Loss<T, N>,
     O: Optimizer<M>,
 {
-    check_data_scanned(loss, inputs, targets, "training data", scan)?;
+    check_data_scanned(loss, inputs, targets, TRAINING_DATA, scan)?;
     if let Some((x, t)) = options.validation {
         check_data(loss, x, t, "validation data")?;
     }
@@ -220,7 +224,7 @@ where
                 // error the checks in order would report.
                 let finite = team.inputs_finite();
                 let checked = crate::check::name_non_finite(inputs, finite);
-                if let Err(error) = checked.map_err(|e| e.in_data("training data")) {
+                if let Err(error) = checked.map_err(|e| e.in_data(TRAINING_DATA)) {
                     history.stopped = StopReason::Failed;
                     return Err(FitError { error, history });
                 }
